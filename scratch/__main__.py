@@ -1,0 +1,20 @@
+"""`python -m scratch`: train the NumPy network alone, the primer's recipe by default."""
+from .cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
+from .training import fit
+
+
+@bad_input_exits_2
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m scratch", description=__doc__)
+    add_config_arguments(parser)
+    config = config_from_args(parser.parse_args(argv))
+    data = config.load_dataset()
+    network = config.build_network(data)
+    print(f"{network} on {data.name}: {len(data.x_train)} training, {len(data.x_val)} validation examples")
+    history = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
+                  config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val))
+    print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
+
+
+if __name__ == "__main__":
+    main()

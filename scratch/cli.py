@@ -1,0 +1,81 @@
+"""Command-line plumbing shared by `python -m scratch`, `python -m keras_impl` and `python -m compare`.
+
+Bad input ends the program with one line on stderr and exit code 2, never a traceback.
+"""
+import argparse
+import functools
+import sys
+
+from . import activations, datasets, losses
+from .config import Config
+from .initializers import INITIALIZERS
+
+EXIT_BAD_INPUT = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_hidden(text):
+    """'30' -> [30]; '64,32' -> [64, 32]; '' or 'none' -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be integers like 30 or 64,32, got {text!r}") from None
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be at least 1, got {text!r}")
+    return sizes
+
+
+def add_config_arguments(parser):
+    """The flags that make a Config, with the primer's recipe as defaults."""
+    d = Config()
+    add = parser.add_argument
+    add("--dataset", default=d.dataset, help=f"{datasets.SPEC_HELP} (default: %(default)s)")
+    add("--hidden", type=parse_hidden, default=d.hidden, help="hidden layer sizes, e.g. 30 or 64,32 (default: 30)")
+    add("--activation", default=d.activation, help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} (default: %(default)s)")
+    add("--output-activation", default=d.output_activation, help="output activation (default: %(default)s)")
+    add("--loss", default=d.loss, help=f"{', '.join(losses.LOSSES)} (default: %(default)s)")
+    add("--lr", type=float, default=d.lr, help="learning rate eta (default: %(default)s)")
+    add("--momentum", type=float, default=d.momentum, help="SGD momentum mu (default: %(default)s)")
+    add("--nesterov", action="store_true", help="Nesterov momentum")
+    add("--batch-size", type=int, default=d.batch_size, help="mini-batch size m (default: %(default)s)")
+    add("--epochs", type=int, default=d.epochs, help="passes over the training set (default: %(default)s)")
+    add("--dtype", default=d.dtype, help="float64 or float32 (default: %(default)s)")
+    add("--seed", type=int, default=d.seed, help="seed of the initial weights and the batch order (default: %(default)s)")
+    add("--initializer", default=d.initializer, help=f"{', '.join(INITIALIZERS)} (default: %(default)s)")
+
+
+def config_from_args(args):
+    """A validated Config from parsed flags."""
+    return Config(
+        dataset=args.dataset, hidden=args.hidden, activation=args.activation,
+        output_activation=args.output_activation, loss=args.loss, lr=args.lr, momentum=args.momentum,
+        nesterov=args.nesterov, batch_size=args.batch_size, epochs=args.epochs, dtype=args.dtype,
+        seed=args.seed, initializer=args.initializer,
+    ).validate()
+
+
+def fail(message):
+    """Print `error: message` on stderr and exit with code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def bad_input_exits_2(main):
+    """Run main(); a ValueError (bad input) becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except ValueError as e:
+            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    return wrapper

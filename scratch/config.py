@@ -1,0 +1,71 @@
+"""The settings of a run, the primer's recipe by default, and what they build.
+
+One Config describes the network (sizes, activations, initializer, seed, dtype), the cost and the
+optimizer; both twins are built from the same Config.
+"""
+import math
+from dataclasses import asdict, dataclass, field
+
+from . import activations, datasets, losses
+from .initializers import INITIALIZERS
+from .network import Network, resolve_dtype
+from .optimizers import SGD, check_learning_rate
+
+
+@dataclass
+class Config:
+    dataset: str = "digits"
+    hidden: list = field(default_factory=lambda: [30])
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    loss: str = "quadratic"
+    lr: float = 3.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    batch_size: int = 10
+    epochs: int = 30
+    dtype: str = "float64"
+    seed: int = 0
+    initializer: str = "glorot_uniform"
+
+    def validate(self):
+        """Raise ValueError naming the first setting that cannot work."""
+        activations.get(self.activation)
+        activations.get(self.output_activation)
+        losses.get(self.loss)
+        resolve_dtype(self.dtype)
+        check_learning_rate(self.lr)
+        if self.initializer not in INITIALIZERS:
+            raise ValueError(f"unknown initializer {self.initializer!r}: choose one of {', '.join(INITIALIZERS)}")
+        if any(int(h) != h or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden layer sizes must be positive integers, got {self.hidden}")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ValueError(f"batch size must be a positive integer, got {self.batch_size}")
+        if int(self.epochs) != self.epochs or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
+        if not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs a momentum above 0: pass --momentum 0.9, say")
+        return self
+
+    def load_dataset(self):
+        """The dataset, in this run's dtype."""
+        return datasets.load(self.dataset).astype(resolve_dtype(self.dtype))
+
+    def sizes(self, data):
+        return [data.n_features, *self.hidden, data.n_outputs]
+
+    def build_network(self, data):
+        """The network for `data`: its inputs, the hidden layers, one output neuron per target column."""
+        return Network(
+            self.sizes(data),
+            [self.activation] * len(self.hidden) + [self.output_activation],
+            initializer=self.initializer, seed=self.seed, dtype=self.dtype,
+        )
+
+    def build_optimizer(self):
+        return SGD(self.lr, self.momentum, self.nesterov)
+
+    def as_dict(self):
+        return asdict(self)

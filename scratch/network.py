@@ -1,0 +1,139 @@
+"""A multilayer perceptron: layers of sigmoid (or ReLU, tanh, ...) neurons, trained by backprop.
+
+Layer l holds weights W^l of shape (n_{l-1}, n_l) and biases b^l of shape (n_l,), the layout Keras
+uses. A batch X of n examples (one per row) flows forward as
+
+    z^l = a^{l-1} W^l + b^l,    a^l = f_l(z^l),    a^0 = X.
+
+Backpropagation, in matrix form for the whole batch (the primer's BP1-BP4):
+
+    delta^L = dC/da^L * f_L'(z^L)                       (BP1)
+    delta^l = (delta^{l+1} W^{l+1}T) * f_l'(z^l)        (BP2)
+    dC/db^l = sum over the batch of delta^l              (BP3)
+    dC/dW^l = a^{l-1}T delta^l                          (BP4)
+"""
+import numpy as np
+
+from . import activations as activations_module
+from . import losses as losses_module
+from .initializers import initialize
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def resolve_dtype(dtype):
+    """np.float64 or np.float32 from a name or a NumPy dtype; ValueError otherwise."""
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise ValueError(f"unsupported dtype {dtype!r}: use float64 or float32")
+    return DTYPES[name]
+
+
+class Network:
+    """An MLP with layer sizes [n_0, ..., n_L] and one activation per layer after the input."""
+
+    def __init__(self, sizes, activations="sigmoid", initializer="glorot_uniform", seed=0, dtype="float64"):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer sizes must be at least two positive integers, got {sizes}")
+        if isinstance(activations, str):
+            activations = [activations] * (len(sizes) - 1)
+        if len(activations) != len(sizes) - 1:
+            raise ValueError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
+        self.sizes = sizes
+        self.dtype = resolve_dtype(dtype)
+        self.activations = [activations_module.get(name) for name in activations]
+        self.weights, self.biases = initialize(initializer, sizes, seed, self.dtype)
+
+    @property
+    def num_layers(self):
+        return len(self.weights)
+
+    def check_input(self, x, what="input"):
+        """x as a 2-D array of this network's dtype; ValueError if its shape or values are wrong."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"{what} has shape {x.shape} but the network takes {self.sizes[0]} features per row"
+            )
+        if len(x) == 0:
+            raise ValueError(f"{what} is empty: give at least one example")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{what} contains NaN or inf: clean or impute the data first")
+        return x
+
+    def forward(self, x):
+        """All weighted inputs zs = [z^1..z^L] and activations [a^0..a^L] for a batch x."""
+        zs, activations = [], [x]
+        for w, b, f in zip(self.weights, self.biases, self.activations):
+            z = activations[-1] @ w
+            z += b
+            zs.append(z)
+            activations.append(f(z))
+        return zs, activations
+
+    def feedforward(self, x):
+        """a^L for a batch x: the network's output."""
+        a = x
+        for w, b, f in zip(self.weights, self.biases, self.activations):
+            a = f(a @ w + b)
+        return a
+
+    def predict(self, x):
+        """The output a^L for the examples in x, after checking x."""
+        return self.feedforward(self.check_input(x))
+
+    def backprop(self, x, y, loss):
+        """(nabla_w, nabla_b, zs, activations): dC/dW^l and dC/db^l for the batch (x, y), by BP1-BP4."""
+        loss = losses_module.get(loss)
+        zs, activations = self.forward(x)
+        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1])  # BP1
+        nabla_w = [None] * self.num_layers
+        nabla_b = [None] * self.num_layers
+        for l in range(self.num_layers - 1, -1, -1):
+            nabla_w[l] = activations[l].T @ delta  # BP4
+            nabla_b[l] = delta.sum(axis=0)  # BP3
+            if l > 0:  # BP2; the input layer needs no delta
+                delta = self.activations[l - 1].backward(zs[l - 1], activations[l], delta @ self.weights[l].T)
+        return nabla_w, nabla_b, zs, activations
+
+    def cost(self, x, y, loss):
+        """C(w, b) on the batch (x, y)."""
+        zs, activations = self.forward(x)
+        return losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
+
+    def evaluate(self, x, y, loss):
+        """(cost, accuracy) over the examples (x, y)."""
+        zs, activations = self.forward(x)
+        value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
+        return float(value), count_correct(activations[-1], y) / len(y)
+
+    def get_parameters(self):
+        """Copies of [W^1, b^1, W^2, b^2, ...], the order of keras Model.get_weights()."""
+        return [p.copy() for pair in zip(self.weights, self.biases) for p in pair]
+
+    def set_parameters(self, parameters):
+        """Load [W^1, b^1, ...] (as from get_parameters or Keras get_weights), checking shapes."""
+        parameters = list(parameters)
+        if len(parameters) != 2 * self.num_layers:
+            raise ValueError(f"expected {2 * self.num_layers} arrays, got {len(parameters)}")
+        for i, p in enumerate(parameters):
+            current = self.weights[i // 2] if i % 2 == 0 else self.biases[i // 2]
+            if np.shape(p) != current.shape:
+                raise ValueError(f"parameter {i} has shape {np.shape(p)}, expected {current.shape}")
+            current[...] = p
+
+    def parameter_names(self):
+        """Names matching get_parameters(): dense_1/kernel, dense_1/bias, ..."""
+        return [f"dense_{l + 1}/{kind}" for l in range(self.num_layers) for kind in ("kernel", "bias")]
+
+    def __repr__(self):
+        layers = ", ".join(f"{n}:{f.name}" for n, f in zip(self.sizes[1:], self.activations))
+        return f"Network({self.sizes[0]} -> {layers}, {np.dtype(self.dtype).name})"
+
+
+def count_correct(a, y):
+    """How many outputs are right: argmax over classes, or a > 0.5 for one output (Keras's accuracy)."""
+    if a.shape[1] == 1:
+        return int(((a > 0.5) == (y > 0.5)).sum())
+    return int((a.argmax(axis=1) == y.argmax(axis=1)).sum())
