@@ -1,0 +1,56 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from scratch import activations
+
+ELEMENTWISE = ["sigmoid", "relu", "tanh", "linear", "step"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_derivative_matches_finite_differences(name):
+    f = activations.get(name)
+    z = np.random.default_rng(1).normal(0, 3, size=200)
+    z = z[np.abs(z) > 1e-3]  # away from the kinks of relu and step
+    eps = 1e-6
+    numeric = (f(z + eps) - f(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(f.prime(z, f(z)), numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_sigmoid_matches_its_definition():
+    z = np.linspace(-30, 30, 1001)
+    np.testing.assert_allclose(activations.sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-14, atol=1e-16)
+
+
+def test_relu_derivative_at_zero_is_zero_as_in_tensorflow():
+    assert activations.relu_prime(np.array([0.0]), np.array([0.0]))[0] == 0.0
+
+
+def test_softmax_backward_is_the_jacobian_product():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(4, 5))
+    grad_a = rng.normal(size=(4, 5))
+    a = activations.softmax(z)
+    for row in range(4):
+        jacobian = np.diag(a[row]) - np.outer(a[row], a[row])
+        np.testing.assert_allclose(activations.softmax_backward(z, a, grad_a)[row], jacobian.T @ grad_a[row], atol=1e-15)
+    np.testing.assert_allclose(a.sum(axis=1), 1, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(activations.ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_and_silent_at_large_inputs(name, dtype):
+    f = activations.get(name)
+    z = np.array([[-1000.0, 0.0, 1000.0]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = f(z)
+        d = f.backward(z, a, np.ones_like(z))
+    assert np.isfinite(a).all() and np.isfinite(d).all()
+    assert a.dtype == dtype and d.dtype == dtype
+
+
+def test_unknown_activation_names_the_choices():
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*sigmoid"):
+        activations.get("swish")

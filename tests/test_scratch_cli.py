@@ -1,0 +1,37 @@
+import pytest
+
+
+def test_scratch_trains_and_reports(run):
+    result = run("scratch", "--epochs", "2", "--hidden", "16")
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 2/2" in result.stdout and "Final validation accuracy" in result.stdout
+
+
+def test_perceptron_demo(run):
+    result = run("scratch.perceptron")
+    assert result.returncode == 0, result.stderr
+    assert "hand-set weights: 8/8 correct" in result.stdout
+    assert "perceptron rule from zero weights" in result.stdout and "; 8/8 correct" in result.stdout
+    assert "not linearly separable" in result.stdout
+    assert "4/4 correct" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+    (["--lr", "0"], "learning rate must be a positive number"),
+    (["--lr", "nan"], "learning rate must be a positive number"),
+    (["--batch-size", "0"], "batch size must be a positive integer"),
+    (["--epochs", "0"], "epochs must be a positive integer"),
+    (["--hidden", "0"], "hidden sizes must be at least 1"),
+    (["--dtype", "float16"], "unsupported dtype"),
+    (["--dataset", "csv:/nonexistent.csv"], "cannot read CSV file"),
+    (["--lr"], "expected one argument"),
+])
+def test_bad_input_is_one_line_and_exit_2(run, args, message):
+    result = run("scratch", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
