@@ -1,0 +1,46 @@
+"""`python -m keras_impl`: the Keras follow-up example, the scratch network's twin trained with model.fit.
+
+Same flags and defaults as `python -m scratch`; logs to TensorBoard under --logdir/--name/keras.
+"""
+from scratch.batches import BatchPlan
+from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
+
+DEFAULT_LOGDIR = "runs"
+
+
+def add_run_arguments(parser):
+    parser.add_argument("--logdir", default=DEFAULT_LOGDIR, help="TensorBoard log directory (default: %(default)s)")
+    parser.add_argument("--name", help="this run's folder under --logdir (default: a new timestamped name)")
+
+
+@bad_input_exits_2
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m keras_impl", description=__doc__)
+    add_config_arguments(parser)
+    add_run_arguments(parser)
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    data = config.load_dataset()
+    network = config.build_network(data)  # draws the initial weights the twin starts from
+
+    from . import device  # importing TensorFlow takes seconds: only once the input is known good
+    from .runs import new_run_dir
+    from .training import PlanTensorBoard, fit_with_plan
+    from .twin import build_twin
+
+    where = device.configure(config.dtype, config.seed)
+    model = build_twin(network, config)
+    run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
+    print(f"Keras twin of {network} on {data.name}, running on {where}")
+    model.summary()
+    history = fit_with_plan(
+        model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
+        config.epochs, validation_data=(data.x_val, data.y_val),
+        callbacks=[PlanTensorBoard(f"{run_dir}/keras")],
+    )
+    print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
+    print(f"See the curves: tensorboard --logdir {args.logdir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Run folders under the TensorBoard log directory: one per run, never reused."""
+import os
+import time
+
+
+def new_run_dir(logdir, name=None, prefix="run"):
+    """Create and return logdir/name. A name that exists is refused (earlier logs are never touched);
+    without a name, `prefix-YYYYmmdd-HHMMSS` with a counter appended if that exists too."""
+    if name is not None and (not name or os.sep in name or name in (".", "..")):
+        raise ValueError(f"run name {name!r} must be a plain folder name, like digits-1")
+    base = name or f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, counter = base, 1
+    while True:
+        path = os.path.join(logdir, candidate)
+        try:
+            os.makedirs(logdir, exist_ok=True)
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            if name is not None:
+                raise ValueError(f"run folder {path} already exists: choose another --name; earlier runs are kept") from None
+            counter += 1
+            candidate = f"{base}-{counter}"
+        except OSError as e:
+            raise ValueError(f"cannot create run folder {path}: {e.strerror}; pass a --logdir you can write to") from None

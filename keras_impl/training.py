@@ -1,0 +1,49 @@
+"""Training the Keras twin with model.fit over the scratch batch plan.
+
+Each epoch hands `fit` the training set in that epoch's permuted order with shuffle=False, so
+Keras cuts exactly the plan's mini-batches (the last one partial) in the plan's order.
+"""
+import keras
+
+
+class PlanProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, counting epochs over the whole plan rather than one fit call."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.total_epochs = epochs
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.total_epochs
+
+
+class PlanTensorBoard(keras.callbacks.TensorBoard):
+    """keras.callbacks.TensorBoard keeping one writer (one event file) per folder across the
+    per-epoch fit calls; the stock callback opens new ones in every call."""
+
+    def set_model(self, model):
+        if getattr(self, "_model", None) is not model:  # later fit calls: keep the open writers
+            super().set_model(model)
+
+    def on_train_end(self, logs=None):
+        pass  # the stock callback closes its writers here; `close` does it once, at the end
+
+    def close(self):
+        super().on_train_end()
+
+
+def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(), verbose=1):
+    """model.fit, one call per epoch over plan.permutation(epoch); returns the history, one dict per epoch."""
+    history = []
+    progbar = [PlanProgbar(epochs)] if verbose else []
+    for epoch in range(epochs):
+        order = plan.permutation(epoch)
+        result = model.fit(x[order], y[order], batch_size=plan.batch_size, epochs=epoch + 1,
+                           initial_epoch=epoch, shuffle=False, validation_data=validation_data,
+                           callbacks=[*progbar, *callbacks], verbose=verbose)
+        history.append({"epoch": epoch + 1, **{k: v[-1] for k, v in result.history.items()}})
+    for callback in callbacks:
+        if isinstance(callback, PlanTensorBoard):
+            callback.close()
+    return history

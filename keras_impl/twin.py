@@ -1,0 +1,74 @@
+"""Build the Keras twin of a scratch Network: a Sequential of Dense layers with its weights copied in.
+
+Each scratch layer z = a W + b, a = f(z) becomes Dense(n, activation=f); Keras keeps the kernel in
+the same (n_in, n_out) layout, so get_parameters() loads straight into set_weights().
+"""
+import keras
+import numpy as np
+
+from scratch import losses as scratch_losses
+
+KERAS_ACTIVATIONS = {"sigmoid", "relu", "tanh", "linear", "softmax"}
+
+
+def quadratic(y_true, y_pred):
+    """The primer's cost per example, C_x = 1/2 ||y - a||^2; Keras averages it over the batch."""
+    return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def keras_loss(name):
+    """The Keras loss computing the scratch loss of the same name."""
+    name = scratch_losses.get(name).name
+    if name == "quadratic":
+        return quadratic
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.BinaryCrossentropy()
+
+
+def build_model(network):
+    """A Sequential with the network's layer sizes and activations, holding its current weights."""
+    for f in network.activations:
+        if f.name not in KERAS_ACTIVATIONS:
+            raise ValueError(
+                f"the {f.name} activation has no Keras twin (its gradient is zero almost everywhere): "
+                f"use one of {', '.join(sorted(KERAS_ACTIVATIONS))}"
+            )
+    if keras.config.dtype_policy().name != np.dtype(network.dtype).name:
+        raise ValueError(f"call keras_impl.device.configure({np.dtype(network.dtype).name!r}) before building the twin")
+    layers = [keras.Input(shape=(network.sizes[0],))]
+    layers += [keras.layers.Dense(n, activation=f.name, name=f"dense_{i + 1}")
+               for i, (n, f) in enumerate(zip(network.sizes[1:], network.activations))]
+    model = keras.Sequential(layers, name="keras_twin")
+    model.set_weights(network.get_parameters())
+    return model
+
+
+def build_optimizer(config):
+    """keras.optimizers.SGD with the config's lr, momentum and Nesterov flag.
+
+    The momentum is passed as np.float64: a Python float would be cast through float32 inside
+    Keras (0.9 -> 0.89999997615814209) even under float64.
+    """
+    return keras.optimizers.SGD(learning_rate=config.lr, momentum=np.float64(config.momentum),
+                                nesterov=config.nesterov)
+
+
+def accuracy_metric(n_outputs):
+    """Keras's accuracy as scratch counts it: argmax for several outputs, a > 0.5 for one."""
+    if n_outputs == 1:
+        return keras.metrics.BinaryAccuracy(name="accuracy")
+    return keras.metrics.CategoricalAccuracy(name="accuracy")
+
+
+def build_twin(network, config):
+    """The compiled Keras twin of `network`, trained as `config` says (call device.configure first)."""
+    model = build_model(network)
+    model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
+                  metrics=[accuracy_metric(network.sizes[-1])], jit_compile=False)
+    return model
+
+
+def copy_weights_to_scratch(model, network):
+    """Load the Keras model's current weights into the scratch network."""
+    network.set_parameters(model.get_weights())
