@@ -11,16 +11,22 @@ from scratch import losses as scratch_losses
 KERAS_ACTIVATIONS = {"sigmoid", "relu", "tanh", "linear", "softmax"}
 
 
-def quadratic(y_true, y_pred):
-    """The primer's cost per example, C_x = 1/2 ||y - a||^2; Keras averages it over the batch."""
-    return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
+class QuadraticCost(keras.losses.Loss):
+    """The primer's cost C = 1/(2n) sum_x ||y(x) - a||^2: per example 1/2 ||y - a||^2, which
+    Keras then averages over the mini-batch."""
+
+    def __init__(self, name="quadratic", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
 
 
 def keras_loss(name):
     """The Keras loss computing the scratch loss of the same name."""
     name = scratch_losses.get(name).name
     if name == "quadratic":
-        return quadratic
+        return QuadraticCost()
     if name == "mse":
         return keras.losses.MeanSquaredError()
     return keras.losses.BinaryCrossentropy()

@@ -48,6 +48,44 @@ def check_targets(network, x, y, what="training"):
     return x, y
 
 
+class EpochRunner:
+    """Runs the steps of each epoch of a batch plan and keeps the epoch's statistics.
+
+    `fit` drives it in a loop; the comparison harness drives it from Keras's batch callbacks,
+    so that both twins take step k on the same mini-batch.
+    """
+
+    def __init__(self, network, x, y, loss, optimizer, plan, validation_data=None):
+        self.network, self.loss, self.optimizer, self.plan = network, losses_module.get(loss), optimizer, plan
+        self.x, self.y = check_targets(network, x, y)
+        self.validation_data = None if validation_data is None else \
+            check_targets(network, *validation_data, what="validation")
+        self.slices = plan.slices()
+
+    def start_epoch(self, epoch):
+        """Shuffle by the plan's permutation for this epoch (0-based)."""
+        order = self.plan.permutation(epoch)
+        self.epoch, self.xs, self.ys = epoch, self.x[order], self.y[order]
+        self.total_cost = self.total_correct = 0.0
+
+    def step(self, k):
+        """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""
+        xb, yb = self.xs[self.slices[k]], self.ys[self.slices[k]]
+        cost, correct = train_step(self.network, xb, yb, self.loss, self.optimizer)
+        self.total_cost += cost * len(yb)
+        self.total_correct += correct
+        return cost, correct / len(yb)
+
+    def end_epoch(self):
+        """This epoch's history entry (see `fit`)."""
+        n = len(self.x)
+        logs = {"epoch": self.epoch + 1, "loss": self.total_cost / n, "accuracy": self.total_correct / n}
+        logs["train_loss"], logs["train_accuracy"] = self.network.evaluate(self.x, self.y, self.loss)
+        if self.validation_data is not None:
+            logs["val_loss"], logs["val_accuracy"] = self.network.evaluate(*self.validation_data, self.loss)
+        return logs
+
+
 def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=None,
         validation_data=None, callbacks=(), verbose=True, stream=None):
     """Train for `epochs` epochs; returns the history, one dict per epoch.
@@ -56,34 +94,23 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
     pre-update batch values), `train_loss` and `train_accuracy` on the whole training set at the
     end of the epoch, and `val_loss` and `val_accuracy` when validation data is given.
     """
-    loss = losses_module.get(loss)
-    x, y = check_targets(network, x, y)
-    if validation_data is not None:
-        validation_data = check_targets(network, *validation_data, what="validation")
     if int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     plan = plan or BatchPlan(len(x), batch_size, seed)
+    runner = EpochRunner(network, x, y, loss, optimizer, plan, validation_data)
     stream = stream or sys.stdout
     history = []
     for epoch in range(epochs):
-        order = plan.permutation(epoch)
-        xs, ys = x[order], y[order]
+        runner.start_epoch(epoch)
         bar = ProgressBar(plan.steps_per_epoch, f"Epoch {epoch + 1}/{epochs}") \
             if verbose and plan.steps_per_epoch >= PROGRESS_BAR_MIN_STEPS else None
-        total_cost = total_correct = 0.0
-        for step, batch in enumerate(plan.slices()):
-            cost, correct = train_step(network, xs[batch], ys[batch], loss, optimizer)
-            size = len(ys[batch])
-            total_cost += cost * size
-            total_correct += correct
+        for step in range(plan.steps_per_epoch):
+            cost, accuracy = runner.step(step)
             for callback in callbacks:
-                callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": correct / size})
+                callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": accuracy})
             if bar:
                 bar.update(step + 1)
-        logs = {"epoch": epoch + 1, "loss": total_cost / len(x), "accuracy": total_correct / len(x)}
-        logs["train_loss"], logs["train_accuracy"] = network.evaluate(x, y, loss)
-        if validation_data is not None:
-            logs["val_loss"], logs["val_accuracy"] = network.evaluate(*validation_data, loss)
+        logs = runner.end_epoch()
         history.append(logs)
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)

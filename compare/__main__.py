@@ -1,0 +1,54 @@
+"""`python -m compare`: train the scratch network and its Keras twin side by side and check that
+they agree. With no subcommand it runs `run` with the primer's recipe.
+
+Exit codes: 0 the twins agree within tolerance, 1 they disagree (the report says where), 2 bad input.
+"""
+import sys
+
+from keras_impl.__main__ import add_run_arguments
+from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
+
+SUBCOMMANDS = ("run", "gradcheck")
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m compare", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck}")
+    run = sub.add_parser("run", help="train both twins in lockstep and compare (the default)")
+    gradcheck = sub.add_parser("gradcheck", help="compare step 0's gradients only")
+    for p in (run, gradcheck):
+        p.error = parser.error  # one line, exit 2
+        add_config_arguments(p)
+        p.add_argument("--json", metavar="PATH", help="also write the machine-readable report here")
+    add_run_arguments(run)
+    return parser
+
+
+@bad_input_exits_2
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
+        argv.insert(0, "run")
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    from . import report as reporting
+
+    if args.json:
+        reporting.check_writable(args.json)
+    config.load_dataset()  # bad data is refused before TensorFlow spends seconds starting
+    from .harness import check_gradients, run_comparison
+    from keras_impl.runs import new_run_dir
+
+    if args.command == "gradcheck":
+        result = check_gradients(config)
+    else:
+        result = run_comparison(config, new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0]))
+        print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
+        print(f"See the curves: tensorboard --logdir {args.logdir}")
+    if args.json:
+        reporting.write_json(result, args.json)
+    sys.exit(0 if result["verdict"] == "match" else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""One comparison: build both twins from one Config, check step 0's gradients, train in lockstep,
+log to TensorBoard, and say where (if anywhere) they part."""
+import os
+import time
+
+from keras_impl import device
+from keras_impl.training import PlanTensorBoard, fit_with_plan
+from keras_impl.twin import build_twin, keras_loss
+from scratch.batches import BatchPlan
+from scratch.training import EpochRunner
+
+from . import report as reporting
+from .gradcheck import gradient_check
+from .lockstep import Lockstep
+from .tensorboard_logs import ComparisonLogs
+from .tolerances import TOLERANCES
+
+
+def prepare(config, network=None):
+    """(device, data, network, model, plan): both twins from the same initial weights."""
+    where = device.configure(config.dtype, config.seed)
+    data = config.load_dataset()
+    network = network or config.build_network(data)
+    model = build_twin(network, config)
+    return where, data, network, model, BatchPlan(len(data.x_train), config.batch_size, config.seed)
+
+
+def first_batch(data, plan):
+    order = plan.permutation(0)
+    first = plan.slices()[0]
+    return data.x_train[order][first], data.y_train[order][first]
+
+
+def check_gradients(config, network=None, print_=print):
+    """The gradient check alone; returns the report (verdict and gradient rows)."""
+    where, data, network, model, plan = prepare(config, network)
+    tolerances = TOLERANCES[config.dtype]
+    rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan), tolerances)
+    print_(f"{network} on {data.name}, Keras on {where}")
+    print_(reporting.gradient_table(rows, tolerances))
+    ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
+    return {"config": config.as_dict(), "device": where, "gradients": {"layers": rows},
+            "verdict": "match" if ok else "mismatch"}
+
+
+def run_comparison(config, run_dir, network=None, print_=print):
+    """Train both twins in lockstep for config.epochs; returns the report (see DESIGN.md)."""
+    started = time.perf_counter()
+    where, data, network, model, plan = prepare(config, network)
+    tolerances = TOLERANCES[config.dtype]
+    print_(f"Comparing {network} on {data.name} ({len(data.x_train)} training, {len(data.x_val)} validation "
+           f"examples), Keras on {where}")
+    rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan), tolerances)
+    print_(reporting.gradient_table(rows, tolerances))
+
+    logs = ComparisonLogs(run_dir, config, config.lr)
+    logs.log_gradients(rows)
+    epochs = []
+
+    def on_epoch(epoch, scratch_logs, keras_logs, diffs):
+        entry = {"epoch": epoch + 1,
+                 "scratch": {k: scratch_logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
+                 "keras": {k: keras_logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
+                 "max_abs_weight_diff": max(diffs.values()), "max_abs_weight_diff_per_tensor": diffs}
+        epochs.append(entry)
+        logs.log_epoch(epoch, scratch_logs, keras_logs, diffs, lockstep.runner.network)
+        if epoch == 0:
+            print_(reporting.EPOCH_HEADER)
+        print_(reporting.epoch_row(entry))
+
+    validation = (data.x_val, data.y_val)
+    runner = EpochRunner(network, data.x_train, data.y_train, config.loss, config.build_optimizer(), plan, validation)
+    lockstep = Lockstep(runner, network.parameter_names(), tolerances, on_epoch)
+    keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
+    try:
+        fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
+                      callbacks=[lockstep, keras_board], verbose=0)
+    finally:
+        logs.log_steps(lockstep.step_losses)
+        logs.close()
+
+    gradients_ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
+    report = {
+        "config": config.as_dict(), "device": where,
+        "tolerances": vars(tolerances),
+        "gradients": {"batch_size": len(first_batch(data, plan)[0]), "layers": rows},
+        "epochs": epochs,
+        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
+        "first_divergence": lockstep.first_divergence,
+        "verdict": "match" if gradients_ok and lockstep.first_divergence is None else "mismatch",
+        "logdir": run_dir,
+        "seconds": {"total": time.perf_counter() - started, "scratch_steps": lockstep.scratch_seconds,
+                    "comparing": lockstep.compare_seconds},
+    }
+    reporting.write_json(report, os.path.join(run_dir, "report.json"))
+    reporting.plot(report, os.path.join(run_dir, "comparison.png"))
+    print_(reporting.verdict_line(report))
+    return report

@@ -1,0 +1,88 @@
+"""Both twins step by step: Keras trains through model.fit, and after each of its mini-batches a
+callback takes the same step on the scratch network, then compares the two.
+
+Per step it records both pre-update batch losses and max |w_scratch - w_keras| per tensor, and
+remembers the first step where agreement leaves tolerance. In backprop an error enters at some layer
+and flows to every layer below it, so among the tensors out of tolerance at that step it names the
+one nearest the output.
+"""
+import time
+
+import keras
+import numpy as np
+
+from scratch.training import EpochRunner
+
+
+class Lockstep(keras.callbacks.Callback):
+    """A Keras callback that drives the scratch twin through the same batch plan."""
+
+    def __init__(self, runner: EpochRunner, names, tolerances, on_epoch=None):
+        super().__init__()
+        self.runner, self.names, self.tol = runner, names, tolerances
+        self.on_epoch = on_epoch
+        self.step_losses = {"scratch": [], "keras": []}
+        self.epoch_weight_diffs = []  # per epoch: {tensor name: max |delta w|} at the epoch's end
+        self.first_divergence = None
+        self.global_step = 0
+        self.scratch_seconds = 0.0
+        self.compare_seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.runner.start_epoch(epoch)
+        self.seen = 0  # examples so far in this epoch, to undo Keras's running mean of the loss
+        self.keras_total = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        start = time.perf_counter()
+        scratch_loss, _ = self.runner.step(batch)
+        self.scratch_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        size = len(range(self.runner.plan.n)[self.runner.slices[batch]])
+        running = float(logs["loss"]) * (self.seen + size)  # Keras logs the epoch's running mean
+        keras_loss = (running - self.keras_total) / size
+        self.seen, self.keras_total = self.seen + size, running
+        self.step_losses["scratch"].append(scratch_loss)
+        self.step_losses["keras"].append(keras_loss)
+        self.check(self.weight_diffs(), scratch_loss, keras_loss, running / size)
+        self.global_step += 1
+        self.compare_seconds += time.perf_counter() - start
+
+    def weight_diffs(self):
+        """{tensor name: (max |w_scratch - w_keras|, max(1, max |w|))} for every weight and bias."""
+        scratch = self.runner.network.get_parameters()
+        return {name: (float(np.abs(s - k.numpy()).max()), max(1.0, float(np.abs(s).max())))
+                for name, s, k in zip(self.names, scratch, self.model.trainable_weights)}
+
+    def check(self, diffs, scratch_loss, keras_loss, loss_scale, what="loss"):
+        """Remember the first step where a weight or a loss leaves tolerance."""
+        if self.first_divergence is not None:
+            return
+        for name in reversed(self.names):  # nearest the output first
+            diff, scale = diffs[name]
+            if not diff <= self.tol.weight_abs * scale:  # `not <=` also catches NaN
+                self.diverged(name, diff)
+                return
+        loss_gap = abs(scratch_loss - keras_loss)
+        if not loss_gap <= self.tol.loss_rel * max(1.0, abs(loss_scale)):
+            self.diverged(what, loss_gap)
+
+    def diverged(self, what, value):
+        self.first_divergence = {
+            "step": self.global_step, "epoch": self.runner.epoch + 1,
+            "layer": what.split("/")[0], "tensor": what, "value": value,
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        scratch_logs = self.runner.end_epoch()
+        keras_logs = {k: float(v) for k, v in (logs or {}).items()}
+        diffs = self.weight_diffs()
+        self.global_step -= 1  # an epoch-end disagreement belongs to the epoch's last step
+        for key in ("loss", "val_loss"):
+            if key in keras_logs:
+                self.check(diffs, scratch_logs[key], keras_logs[key], scratch_logs[key], what=key)
+        self.global_step += 1
+        diffs = {name: diff for name, (diff, _) in diffs.items()}
+        self.epoch_weight_diffs.append(diffs)
+        if self.on_epoch:
+            self.on_epoch(epoch, scratch_logs, keras_logs, diffs)

@@ -1,0 +1,86 @@
+"""What a comparison prints and writes: the gradient table, a row per epoch, the verdict, the JSON
+report and a PNG of both training curves with their difference on a log axis."""
+import json
+import os
+
+import numpy as np
+
+
+def gradient_table(rows, tolerances):
+    """The gradient check as text, a line per weight and bias tensor."""
+    lines = [
+        f"Gradients at step 0: scratch vs Keras <= {tolerances.gradient_rel:g} relative, "
+        f"scratch vs finite differences <= {tolerances.fd_rel:g} relative",
+        f"  {'tensor':<16} {'max|d| keras':>13} {'rel keras':>10} {'rel fd':>10} {'kinks':>6}  verdict",
+    ]
+    for r in rows:
+        verdict = "ok" if r["keras_ok"] and r["fd_ok"] else \
+            "MISMATCH " + " and ".join(w for w, ok in (("keras", r["keras_ok"]), ("fd", r["fd_ok"])) if not ok)
+        lines.append(f"  {r['name']:<16} {r['scratch_vs_keras_max_abs']:>13.2e} {r['scratch_vs_keras_rel']:>10.2e} "
+                     f"{r['scratch_vs_fd_rel']:>10.2e} {r['kinks']:>6}  {verdict}")
+    return "\n".join(lines)
+
+
+EPOCH_HEADER = (f"{'epoch':>5} {'scratch loss':>13} {'keras loss':>13} {'|d loss|':>9} {'max|d w|':>9} "
+                f"{'scratch val acc':>15} {'keras val acc':>13}")
+
+
+def epoch_row(entry):
+    s, k = entry["scratch"], entry["keras"]
+    return (f"{entry['epoch']:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
+            f"{entry['max_abs_weight_diff']:>9.1e} {s.get('val_accuracy', float('nan')):>15.2%} "
+            f"{k.get('val_accuracy', float('nan')):>13.2%}")
+
+
+def verdict_line(report):
+    if report["verdict"] == "match":
+        worst = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
+        return (f"verdict: match. The twins agree within tolerance: gradients at step 0, "
+                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch.")
+    where = report["first_divergence"]
+    bad = [r["name"] for r in report["gradients"]["layers"] if not (r["keras_ok"] and r["fd_ok"])]
+    parts = []
+    if where:
+        parts.append(f"agreement first lost at step {where['step']} (epoch {where['epoch']}) in "
+                     f"{where['tensor']}: {where['value']:.3e}")
+    if bad:
+        parts.append(f"gradients disagree in {', '.join(bad)}")
+    return "verdict: mismatch. " + "; ".join(parts) + "."
+
+
+def write_json(report, path):
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1, default=float)
+
+
+def plot(report, path):
+    """Both twins' training and validation loss per epoch, and |delta| on a log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e["epoch"] for e in report["epochs"]]
+    fig, (curves, gaps) = plt.subplots(1, 2, figsize=(11, 4))
+    for side, style in (("scratch", "-"), ("keras", "--")):
+        for key in ("loss", "val_loss"):
+            values = [e[side].get(key, np.nan) for e in report["epochs"]]
+            curves.plot(epochs, values, style, label=f"{side} {key}")
+    curves.set(xlabel="epoch", ylabel=report["config"]["loss"], title="Training curves (they should coincide)")
+    curves.legend()
+    tiny = 1e-18  # so that exact agreement still shows on a log axis
+    gaps.semilogy(epochs, [abs(e["scratch"]["loss"] - e["keras"]["loss"]) + tiny for e in report["epochs"]],
+                  label="|d loss|")
+    gaps.semilogy(epochs, [e["max_abs_weight_diff"] + tiny for e in report["epochs"]], label="max |d w|")
+    gaps.set(xlabel="epoch", title="Scratch vs Keras")
+    gaps.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def check_writable(path):
+    """ValueError now, before training, if a report could not be written to `path` later."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path):
+        raise ValueError(f"cannot write the report to {path}: choose a path in a folder you can write to")
