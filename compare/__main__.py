@@ -6,6 +6,7 @@ Exit codes: 0 the twins agree within tolerance, 1 they disagree (the report says
 import sys
 
 from keras_impl.__main__ import add_run_arguments
+from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
 SUBCOMMANDS = ("run", "gradcheck")
@@ -26,6 +27,7 @@ def build_parser():
 
 @bad_input_exits_2
 def main(argv=None):
+    stopwatch = Stopwatch()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
         argv.insert(0, "run")
@@ -36,13 +38,15 @@ def main(argv=None):
     if args.json:
         reporting.check_writable(args.json)
     config.load_dataset()  # bad data is refused before TensorFlow spends seconds starting
-    from .harness import check_gradients, run_comparison
-    from keras_impl.runs import new_run_dir
+    with stopwatch.part("importing TensorFlow"):
+        from .harness import check_gradients, run_comparison
+        from keras_impl.runs import new_run_dir
 
     if args.command == "gradcheck":
         result = check_gradients(config)
     else:
-        result = run_comparison(config, new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0]))
+        run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+        result = run_comparison(config, run_dir, stopwatch=stopwatch)
         print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
         print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:

@@ -1,7 +1,6 @@
 """One comparison: build both twins from one Config, check step 0's gradients, train in lockstep,
 log to TensorBoard, and say where (if anywhere) they part."""
 import os
-import time
 
 from keras_impl import device
 from keras_impl.training import PlanTensorBoard, fit_with_plan
@@ -12,6 +11,7 @@ from scratch.training import EpochRunner
 from . import report as reporting
 from .gradcheck import gradient_check
 from .lockstep import Lockstep
+from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
 
@@ -43,18 +43,22 @@ def check_gradients(config, network=None, print_=print):
             "verdict": "match" if ok else "mismatch"}
 
 
-def run_comparison(config, run_dir, network=None, print_=print):
+def run_comparison(config, run_dir, network=None, print_=print, stopwatch=None):
     """Train both twins in lockstep for config.epochs; returns the report (see DESIGN.md)."""
-    started = time.perf_counter()
-    where, data, network, model, plan = prepare(config, network)
+    stopwatch = stopwatch or Stopwatch()
+    with stopwatch.part("start-up"):
+        where, data, network, model, plan = prepare(config, network)
     tolerances = TOLERANCES[config.dtype]
     print_(f"Comparing {network} on {data.name} ({len(data.x_train)} training, {len(data.x_val)} validation "
            f"examples), Keras on {where}")
-    rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan), tolerances)
+    with stopwatch.part("gradient check"):
+        rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan),
+                              tolerances)
     print_(reporting.gradient_table(rows, tolerances))
 
-    logs = ComparisonLogs(run_dir, config, config.lr)
-    logs.log_gradients(rows)
+    with stopwatch.part("TensorBoard"):
+        logs = ComparisonLogs(run_dir, config, config.lr)
+        logs.log_gradients(rows)
     epochs = []
 
     def on_epoch(epoch, scratch_logs, keras_logs, diffs):
@@ -63,21 +67,27 @@ def run_comparison(config, run_dir, network=None, print_=print):
                  "keras": {k: keras_logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                  "max_abs_weight_diff": max(diffs.values()), "max_abs_weight_diff_per_tensor": diffs}
         epochs.append(entry)
-        logs.log_epoch(epoch, scratch_logs, keras_logs, diffs, lockstep.runner.network)
+        with stopwatch.part("TensorBoard"):
+            logs.log_epoch(epoch, scratch_logs, keras_logs, diffs, lockstep.runner.network)
         if epoch == 0:
             print_(reporting.EPOCH_HEADER)
         print_(reporting.epoch_row(entry))
 
     validation = (data.x_val, data.y_val)
     runner = EpochRunner(network, data.x_train, data.y_train, config.loss, config.build_optimizer(), plan, validation)
-    lockstep = Lockstep(runner, network.parameter_names(), tolerances, on_epoch)
+    lockstep = Lockstep(runner, network.parameter_names(), tolerances, stopwatch, on_epoch)
     keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
+    inside_fit = ("scratch", "comparing", "TensorBoard")
+    already = {name: stopwatch.seconds[name] for name in inside_fit}
     try:
-        fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
-                      callbacks=[lockstep, keras_board], verbose=0)
+        with stopwatch.part("Keras fit"):
+            fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
+                          callbacks=[lockstep, keras_board], verbose=0)
     finally:
-        logs.log_steps(lockstep.step_losses)
-        logs.close()
+        stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - already[n] for n in inside_fit)
+        with stopwatch.part("TensorBoard"):
+            logs.log_steps(lockstep.step_losses)
+            logs.close()
 
     gradients_ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
     report = {
@@ -89,10 +99,11 @@ def run_comparison(config, run_dir, network=None, print_=print):
         "first_divergence": lockstep.first_divergence,
         "verdict": "match" if gradients_ok and lockstep.first_divergence is None else "mismatch",
         "logdir": run_dir,
-        "seconds": {"total": time.perf_counter() - started, "scratch_steps": lockstep.scratch_seconds,
-                    "comparing": lockstep.compare_seconds},
     }
+    with stopwatch.part("report"):
+        reporting.plot(report, os.path.join(run_dir, "comparison.png"))
+    report["seconds"] = stopwatch.as_dict()
     reporting.write_json(report, os.path.join(run_dir, "report.json"))
-    reporting.plot(report, os.path.join(run_dir, "comparison.png"))
     print_(reporting.verdict_line(report))
+    print_(stopwatch.summary())
     return report

@@ -6,8 +6,6 @@ remembers the first step where agreement leaves tolerance. In backprop an error 
 and flows to every layer below it, so among the tensors out of tolerance at that step it names the
 one nearest the output.
 """
-import time
-
 import keras
 import numpy as np
 
@@ -17,16 +15,14 @@ from scratch.training import EpochRunner
 class Lockstep(keras.callbacks.Callback):
     """A Keras callback that drives the scratch twin through the same batch plan."""
 
-    def __init__(self, runner: EpochRunner, names, tolerances, on_epoch=None):
+    def __init__(self, runner: EpochRunner, names, tolerances, stopwatch, on_epoch=None):
         super().__init__()
         self.runner, self.names, self.tol = runner, names, tolerances
-        self.on_epoch = on_epoch
+        self.stopwatch, self.on_epoch = stopwatch, on_epoch
         self.step_losses = {"scratch": [], "keras": []}
         self.epoch_weight_diffs = []  # per epoch: {tensor name: max |delta w|} at the epoch's end
         self.first_divergence = None
         self.global_step = 0
-        self.scratch_seconds = 0.0
-        self.compare_seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.runner.start_epoch(epoch)
@@ -34,19 +30,20 @@ class Lockstep(keras.callbacks.Callback):
         self.keras_total = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
-        start = time.perf_counter()
-        scratch_loss, _ = self.runner.step(batch)
-        self.scratch_seconds += time.perf_counter() - start
-        start = time.perf_counter()
+        with self.stopwatch.part("scratch"):
+            scratch_loss, _ = self.runner.step(batch)
+        with self.stopwatch.part("comparing"):
+            self.compare_step(batch, scratch_loss, float(logs["loss"]))
+
+    def compare_step(self, batch, scratch_loss, keras_running_loss):
         size = len(range(self.runner.plan.n)[self.runner.slices[batch]])
-        running = float(logs["loss"]) * (self.seen + size)  # Keras logs the epoch's running mean
+        running = keras_running_loss * (self.seen + size)  # Keras logs the epoch's running mean
         keras_loss = (running - self.keras_total) / size
         self.seen, self.keras_total = self.seen + size, running
         self.step_losses["scratch"].append(scratch_loss)
         self.step_losses["keras"].append(keras_loss)
         self.check(self.weight_diffs(), scratch_loss, keras_loss, running / size)
         self.global_step += 1
-        self.compare_seconds += time.perf_counter() - start
 
     def weight_diffs(self):
         """{tensor name: (max |w_scratch - w_keras|, max(1, max |w|))} for every weight and bias."""

@@ -24,7 +24,8 @@ def step_prime(z, a):
 
 def sigmoid(z):
     """sigma(z) = 1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2, which never overflows."""
-    a = np.tanh(z * 0.5)
+    a = z * 0.5
+    np.tanh(a, out=a)
     a += 1
     a *= 0.5
     return a

@@ -83,11 +83,17 @@ class Network:
         """The output a^L for the examples in x, after checking x."""
         return self.feedforward(self.check_input(x))
 
-    def backprop(self, x, y, loss):
-        """(nabla_w, nabla_b, zs, activations): dC/dW^l and dC/db^l for the batch (x, y), by BP1-BP4."""
+    def backprop(self, x, y, loss, scale=1.0):
+        """(nabla_w, nabla_b, zs, activations): dC/dW^l and dC/db^l for the batch (x, y), by BP1-BP4.
+
+        With `scale`, the gradients of scale * C: SGD passes its learning rate, so that the step
+        eta * dC/dw comes out of backprop without one more pass over every weight.
+        """
         loss = losses_module.get(loss)
         zs, activations = self.forward(x)
         delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1])  # BP1
+        if scale != 1.0:
+            delta *= scale
         nabla_w = [None] * self.num_layers
         nabla_b = [None] * self.num_layers
         for l in range(self.num_layers - 1, -1, -1):
@@ -106,7 +112,7 @@ class Network:
         """(cost, accuracy) over the examples (x, y)."""
         zs, activations = self.forward(x)
         value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
-        return float(value), count_correct(activations[-1], y) / len(y)
+        return float(value), count_correct(activations[-1], labels_of(y)) / len(y)
 
     def get_parameters(self):
         """Copies of [W^1, b^1, W^2, b^2, ...], the order of keras Model.get_weights()."""
@@ -132,8 +138,11 @@ class Network:
         return f"Network({self.sizes[0]} -> {layers}, {np.dtype(self.dtype).name})"
 
 
-def count_correct(a, y):
-    """How many outputs are right: argmax over classes, or a > 0.5 for one output (Keras's accuracy)."""
-    if a.shape[1] == 1:
-        return int(((a > 0.5) == (y > 0.5)).sum())
-    return int((a.argmax(axis=1) == y.argmax(axis=1)).sum())
+def labels_of(a):
+    """The class each row stands for: argmax over several outputs, a > 0.5 for one (as Keras's accuracy)."""
+    return a[:, 0] > 0.5 if a.shape[1] == 1 else a.argmax(axis=1)
+
+
+def count_correct(a, labels):
+    """How many outputs a name the right class."""
+    return np.count_nonzero(labels_of(a) == labels)

@@ -3,6 +3,9 @@
 Plain:     w = w - eta g
 Momentum:  v = mu v - eta g;  w = w + v
 Nesterov:  v = mu v - eta g;  w = w + mu v - eta g
+
+`apply` takes the steps eta g, not g: backprop can produce them directly (Network.backprop's
+`scale`), which saves a pass over every weight per mini-batch.
 """
 import math
 
@@ -30,16 +33,16 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.velocities = None
 
-    def apply(self, parameters, gradients):
-        """One step of gradient descent on each (w, g) pair."""
+    def apply(self, parameters, steps):
+        """One step of gradient descent on each parameter w, given its step eta * g."""
         if self.momentum == 0:
-            for w, g in zip(parameters, gradients):
-                w -= self.learning_rate * g
+            for w, step in zip(parameters, steps):
+                w -= step
             return
         if self.velocities is None:
             self.velocities = [np.zeros_like(w) for w in parameters]
         mu = self.momentum
-        for w, g, v in zip(parameters, gradients, self.velocities):
+        for w, step, v in zip(parameters, steps, self.velocities):
             v *= mu
-            v -= self.learning_rate * g
-            w += mu * v - self.learning_rate * g if self.nesterov else v
+            v -= step
+            w += mu * v - step if self.nesterov else v

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import losses as losses_module
 from .batches import BatchPlan
-from .network import count_correct
+from .network import count_correct, labels_of
 from .progress import ProgressBar
 
 PROGRESS_BAR_MIN_STEPS = 500  # epochs with fewer steps print just their summary line
@@ -25,12 +25,16 @@ class Callback:
         """After each epoch; logs is that epoch's history entry."""
 
 
-def train_step(network, x, y, loss, optimizer):
-    """One SGD step on the mini-batch (x, y); returns its cost and correct count before the update."""
-    nabla_w, nabla_b, zs, activations = network.backprop(x, y, loss)
+def train_step(network, x, y, loss, optimizer, labels=None):
+    """One SGD step on the mini-batch (x, y); returns its cost and correct count before the update.
+
+    Backprop runs on eta * C, so its gradients are already the steps eta * dC/dw that SGD takes.
+    `labels` (labels_of(y)) may be passed in when known, to save recomputing them.
+    """
+    steps_w, steps_b, zs, activations = network.backprop(x, y, loss, scale=optimizer.learning_rate)
     cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
-    correct = count_correct(activations[-1], y)
-    optimizer.apply(network.weights + network.biases, nabla_w + nabla_b)
+    correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)
+    optimizer.apply(network.weights + network.biases, steps_w + steps_b)
     return float(cost), correct
 
 
@@ -66,12 +70,14 @@ class EpochRunner:
         """Shuffle by the plan's permutation for this epoch (0-based)."""
         order = self.plan.permutation(epoch)
         self.epoch, self.xs, self.ys = epoch, self.x[order], self.y[order]
+        self.labels = labels_of(self.ys)
         self.total_cost = self.total_correct = 0.0
 
     def step(self, k):
         """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""
-        xb, yb = self.xs[self.slices[k]], self.ys[self.slices[k]]
-        cost, correct = train_step(self.network, xb, yb, self.loss, self.optimizer)
+        batch = self.slices[k]
+        xb, yb = self.xs[batch], self.ys[batch]
+        cost, correct = train_step(self.network, xb, yb, self.loss, self.optimizer, self.labels[batch])
         self.total_cost += cost * len(yb)
         self.total_correct += correct
         return cost, correct / len(yb)

@@ -1,0 +1,254 @@
+"""Training throughput: the scratch network against the per-example textbook loop and Keras.
+
+    python benchmarks/bench_training.py [--quick] [--json out.json]
+
+Workloads: digits 64-30-10 at batch 10; synthetic 60000x784, 784-30-10 at batch 10; synthetic
+784-100-10 at batch 100 and 1000. Each implementation trains the same sigmoid network with the
+quadratic cost and plain SGD for a fixed number of steps; repeats are interleaved (every
+implementation once, then again) so a noisy neighbour hurts all alike. Reported: samples per second
+(median, min, max), ratios of medians from this run, and the fraction of the BLAS roofline: the
+same run's speed of the step's matrix products alone at the workload's shapes and dtype,
+4 n_in h + 6 h o FLOPs per sample (the input gradient is never needed).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+from scratch import datasets  # noqa: E402
+from scratch.batches import BatchPlan  # noqa: E402
+from scratch.config import Config  # noqa: E402
+from scratch.network import Network  # noqa: E402
+from scratch.optimizers import SGD  # noqa: E402
+from scratch.training import EpochRunner  # noqa: E402
+
+LR = 0.1
+
+# name, layer sizes, examples (None: digits), batch size, steps timed, dtype of the Keras rows
+WORKLOADS = [
+    ("digits 64-30-10, batch 10", [64, 30, 10], None, 10, 144, "float64"),
+    ("60000x784, 784-30-10, batch 10", [784, 30, 10], 60000, 10, 600, "float64"),
+    ("784-100-10, batch 100", [784, 100, 10], 60000, 100, 100, "float32"),
+    ("784-100-10, batch 1000", [784, 100, 10], 60000, 1000, 30, "float32"),
+]
+
+
+def workload_data(sizes, n):
+    if n is None:
+        d = datasets.digits()
+        return d.x_train, d.y_train
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(n, sizes[0])), np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+
+
+def scratch_impl(sizes, x, y, batch, dtype):
+    """The scratch network's own step (EpochRunner.step, as `fit` and `compare` run it)."""
+    network = Network(sizes, "sigmoid", dtype=dtype)
+    runner = EpochRunner(network, x.astype(dtype), y.astype(dtype), "quadratic", SGD(LR), BatchPlan(len(x), batch))
+    runner.start_epoch(0)
+
+    def run(steps):
+        for k in range(steps):
+            runner.step(k)
+    return run
+
+
+def per_example_impl(sizes, x, y, batch, dtype="float64"):
+    """The primer's textbook loop (Nielsen's network.py): column vectors, weights (out, in), one
+    example at a time through feedforward and backprop, gradients summed, then the update."""
+    network = Network(sizes, "sigmoid", dtype=dtype)
+    weights = [w.T.copy() for w in network.weights]
+    biases = [b.reshape(-1, 1).copy() for b in network.biases]
+
+    def sigmoid(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def sigmoid_prime(z):
+        return sigmoid(z) * (1 - sigmoid(z))
+
+    def backprop(xi, yi):
+        nabla_b = [np.zeros(b.shape) for b in biases]
+        nabla_w = [np.zeros(w.shape) for w in weights]
+        activation, activations, zs = xi, [xi], []
+        for b, w in zip(biases, weights):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        delta = (activations[-1] - yi) * sigmoid_prime(zs[-1])
+        nabla_b[-1] = delta
+        nabla_w[-1] = np.dot(delta, activations[-2].transpose())
+        for l in range(2, len(sizes)):
+            delta = np.dot(weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
+            nabla_b[-l] = delta
+            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+        return nabla_b, nabla_w
+
+    def update_mini_batch(xb, yb):
+        nabla_b = [np.zeros(b.shape) for b in biases]
+        nabla_w = [np.zeros(w.shape) for w in weights]
+        for xi, yi in zip(xb, yb):
+            delta_nabla_b, delta_nabla_w = backprop(xi.reshape(-1, 1), yi.reshape(-1, 1))
+            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+        weights[:] = [w - (LR / len(xb)) * nw for w, nw in zip(weights, nabla_w)]
+        biases[:] = [b - (LR / len(xb)) * nb for b, nb in zip(biases, nabla_b)]
+
+    def run(steps):
+        for k in range(steps):
+            update_mini_batch(x[k * batch:(k + 1) * batch], y[k * batch:(k + 1) * batch])
+    return run
+
+
+def keras_fit_impl(sizes, x, y, batch, dtype, steps_per_execution=1):
+    """model.fit as `compare` uses it (the twin from keras_impl, determinism on, XLA off)."""
+    from keras_impl import device
+    from keras_impl.twin import build_optimizer, build_model, keras_loss
+
+    device.configure(dtype, 0)
+    config = Config(hidden=sizes[1:-1], lr=LR, batch_size=batch, dtype=dtype)
+    model = build_model(Network(sizes, "sigmoid", dtype=dtype))
+    model.compile(optimizer=build_optimizer(config), loss=keras_loss("quadratic"), jit_compile=False,
+                  steps_per_execution=steps_per_execution)
+    x, y = x.astype(dtype), y.astype(dtype)
+
+    def run(steps):
+        model.fit(x[:steps * batch], y[:steps * batch], batch_size=batch, epochs=1, shuffle=False, verbose=0)
+    return run
+
+
+def tf_function_impl(sizes, x, y, batch, dtype):
+    """A hand-written tf.function step: GradientTape through the twin, then w -= lr * g."""
+    import tensorflow as tf
+    from keras_impl import device
+    from keras_impl.twin import build_model, keras_loss
+
+    device.configure(dtype, 0)
+    model = build_model(Network(sizes, "sigmoid", dtype=dtype))
+    loss_fn = keras_loss("quadratic")
+    lr = tf.constant(LR, dtype=dtype)
+
+    @tf.function(jit_compile=False)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, model(xb, training=True))
+        for v, g in zip(model.trainable_weights, tape.gradient(loss, model.trainable_weights)):
+            v.assign_sub(lr * g)
+        return loss
+
+    batches = [(tf.constant(x[k * batch:(k + 1) * batch].astype(dtype)),
+                tf.constant(y[k * batch:(k + 1) * batch].astype(dtype))) for k in range(min(len(x) // batch, 600))]
+
+    def run(steps):
+        for k in range(steps):
+            loss = step(*batches[k % len(batches)])
+        loss.numpy()  # wait for the queued steps
+    return run
+
+
+def roofline_impl(sizes, x, y, batch, dtype):
+    """The step's matrix products alone, into preallocated outputs: what BLAS does at these shapes."""
+    shapes = list(zip(sizes[:-1], sizes[1:]))
+    rng = np.random.default_rng(0)
+    xb = x[:batch].astype(dtype)
+    ws = [rng.normal(size=s).astype(dtype) for s in shapes]
+    outs = [np.empty((batch, n_out), dtype) for _, n_out in shapes]
+    grads = [np.empty(s, dtype) for s in shapes]
+    deltas = [np.empty((batch, n_in), dtype) for n_in, _ in shapes]
+
+    def run(steps):
+        for _ in range(steps):
+            a = xb
+            for w, out in zip(ws, outs):  # forward: a W
+                np.matmul(a, w, out=out)
+                a = out
+            for l in range(len(ws) - 1, -1, -1):  # backward: a^T delta, and delta W^T below the top
+                np.matmul((xb if l == 0 else outs[l - 1]).T, outs[l], out=grads[l])
+                if l > 0:
+                    np.matmul(outs[l], ws[l].T, out=deltas[l])
+    return run
+
+
+def flops_per_sample(sizes):
+    """4 n_in h for the first layer (forward and weight gradient), 6 a b for each layer above it."""
+    return 4 * sizes[0] * sizes[1] + sum(6 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
+
+
+def measure(workload, repeats, quick):
+    name, sizes, n, batch, steps, keras_dtype = workload
+    steps = max(2, steps // 4) if quick else steps
+    x, y = workload_data(sizes, n)
+    impls = {
+        "scratch_float64": scratch_impl(sizes, x, y, batch, "float64"),
+        "scratch_float32": scratch_impl(sizes, x, y, batch, "float32"),
+        "per_example_loop_float64": per_example_impl(sizes, x, y, batch),
+        f"keras_fit_{keras_dtype}": keras_fit_impl(sizes, x, y, batch, keras_dtype),
+        f"keras_fit_steps_per_execution_32_{keras_dtype}": keras_fit_impl(sizes, x, y, batch, keras_dtype, 32),
+        f"tf_function_step_{keras_dtype}": tf_function_impl(sizes, x, y, batch, keras_dtype),
+        "roofline_float64": roofline_impl(sizes, x, y, batch, "float64"),
+        "roofline_float32": roofline_impl(sizes, x, y, batch, "float32"),
+    }
+    for run in impls.values():
+        run(min(steps, 2))  # warm up: tracing, caches
+    samples = {k: [] for k in impls}
+    for _ in range(repeats):
+        for key, run in impls.items():
+            start = time.perf_counter()
+            run(steps)
+            samples[key].append(steps * batch / (time.perf_counter() - start))
+    result = {k: {"median": statistics.median(v), "min": min(v), "max": max(v)} for k, v in samples.items()}
+    medians = {k: v["median"] for k, v in result.items()}
+    ratios = {f"{s} / {o}": medians[s] / medians[o] for s in medians if s.startswith("scratch")
+              for o in medians if not o.startswith(("scratch", "roofline"))}
+    roofline = {k: medians[k] / medians["roofline_" + k.rsplit("_", 1)[1]]
+                for k in medians if not k.startswith("roofline")}
+    return {"workload": name, "sizes": sizes, "batch_size": batch, "steps": steps,
+            "flops_per_sample": flops_per_sample(sizes), "samples_per_s": result, "ratios": ratios,
+            "roofline_fraction": roofline}
+
+
+def print_result(r):
+    print(f"\n{r['workload']}  ({r['steps']} steps of {r['batch_size']}, {r['flops_per_sample']:,} FLOPs/sample)")
+    print(f"  {'implementation':<44} {'samples/s median':>16} {'min':>10} {'max':>10} {'of roofline':>11}")
+    for k, v in r["samples_per_s"].items():
+        frac = r["roofline_fraction"].get(k)
+        print(f"  {k:<44} {v['median']:>16,.0f} {v['min']:>10,.0f} {v['max']:>10,.0f} "
+              f"{'' if frac is None else f'{frac:.0%}':>11}")
+    for k, v in r["ratios"].items():
+        print(f"  {k:<76} {v:7.1f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a quarter of the steps, 2 repeats: proves it runs")
+    parser.add_argument("--json", metavar="PATH", help="write the results here")
+    parser.add_argument("--repeats", type=int, help="interleaved repeats (default 5, quick 2)")
+    args = parser.parse_args()
+    repeats = args.repeats or (2 if args.quick else 5)
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    print(f"NumPy {np.__version__}, BLAS: {'; '.join(blas)}, {os.cpu_count()} CPUs, repeats {repeats}")
+    results = []
+    for workload in WORKLOADS:
+        results.append(measure(workload, repeats, args.quick))
+        print_result(results[-1])
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS {peak_rss_mb:.0f} MB")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"numpy": np.__version__, "blas": blas, "repeats": repeats, "peak_rss_mb": peak_rss_mb,
+                       "workloads": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
