@@ -3,18 +3,19 @@ they agree. With no subcommand it runs `run` with the primer's recipe.
 
 Exit codes: 0 the twins agree within tolerance, 1 they disagree (the report says where), 2 bad input.
 """
+import os
 import sys
 
 from keras_impl.__main__ import add_run_arguments
 from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
-SUBCOMMANDS = ("run", "gradcheck")
+SUBCOMMANDS = ("run", "gradcheck", "view")
 
 
 def build_parser():
     parser = ArgumentParser(prog="python -m compare", description=__doc__)
-    sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck,view}")
     run = sub.add_parser("run", help="train both twins in lockstep and compare (the default)")
     gradcheck = sub.add_parser("gradcheck", help="compare step 0's gradients only")
     for p in (run, gradcheck):
@@ -22,6 +23,12 @@ def build_parser():
         add_config_arguments(p)
         p.add_argument("--json", metavar="PATH", help="also write the machine-readable report here")
     add_run_arguments(run)
+    view = sub.add_parser("view", help="start TensorBoard on the runs (Ctrl-C stops it), or save a screenshot")
+    view.error = parser.error
+    view.add_argument("run", nargs="?", help="one run folder under --logdir (default: all runs)")
+    view.add_argument("--logdir", default="runs", help="the runs folder (default: %(default)s)")
+    view.add_argument("--port", type=int, help="TensorBoard's port on 127.0.0.1 (default: a free one)")
+    view.add_argument("--screenshot", metavar="PATH", help="save a PNG of the epoch_loss chart and exit")
     return parser
 
 
@@ -32,6 +39,15 @@ def main(argv=None):
     if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
+    if args.command == "view":
+        from .view import view
+
+        try:
+            view(os.path.join(args.logdir, args.run) if args.run else args.logdir, args.port, args.screenshot)
+        except (TimeoutError, RuntimeError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        return
     config = config_from_args(args)
     from . import report as reporting
 

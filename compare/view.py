@@ -1,0 +1,179 @@
+"""`python -m compare view [RUN]`: TensorBoard on the runs folder (or one run), on loopback.
+
+TensorBoard runs as a child process in its own session, so stopping it (Ctrl-C, an error, the end
+of a screenshot) takes all of it down. The screenshot is made by the system's headless Chromium,
+driven by Selenium through the system's chromedriver: nothing is downloaded.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+START_TIMEOUT_S = 90
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TensorBoardServer:
+    """`tensorboard --logdir DIR --host 127.0.0.1 --port P` as a context manager."""
+
+    def __init__(self, logdir, port=None):
+        self.logdir, self.port = logdir, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def __enter__(self):
+        command = [sys.executable, "-m", "tensorboard.main", "--logdir", self.logdir,
+                   "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        start_new_session=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def wait_for_runs(self, expected=(), timeout=START_TIMEOUT_S):
+        """The runs TensorBoard lists, once it answers and lists every run in `expected`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"TensorBoard exited: {self.process.stderr.read().decode()[-500:]}")
+            try:
+                runs = self.get("/data/runs")
+                if runs and set(expected) <= set(runs):
+                    return runs
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"TensorBoard did not list the runs {sorted(expected)} within {timeout} s")
+
+    def scalars(self, run, tag):
+        """[[wall_time, step, value], ...] of one run's tag, from TensorBoard's HTTP API."""
+        query = urllib.parse.urlencode({"run": run, "tag": tag})
+        return self.get(f"/data/plugin/scalars/scalars?{query}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def browser_available():
+    """None when headless Chromium and its driver are installed, else why not."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+    if missing:
+        return f"{' and '.join(missing)} missing: apt-get install chromium chromium-driver"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed: pip install -r requirements.txt"
+    return None
+
+
+def chart_url(server_url, tag="epoch_loss"):
+    """The Time Series page, drawn as SVG (forceSVG), filtered to one tag, unsmoothed."""
+    return f"{server_url}/?forceSVG=true&smoothing=0&tagFilter={urllib.parse.quote(tag)}#timeseries"
+
+
+def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S):
+    """Open `url` in headless Chromium, wait until the `tag` chart has drawn a line for every run in
+    `runs` and its legend (the card's run table) names them all, then save a PNG at `path`.
+    Returns the legend's text."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    profile = tempfile.mkdtemp(prefix="compare-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=1400,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(url)
+
+        def drawn(d):
+            for card in d.find_elements(By.CSS_SELECTOR, "scalar-card"):
+                legend = card.text
+                lines = card.find_elements(By.CSS_SELECTOR, ".series-view svg path")
+                if legend.startswith(tag) and len(lines) >= len(runs) and all(r in legend for r in runs):
+                    return legend
+            return False
+
+        try:
+            legend = WebDriverWait(driver, timeout, poll_frequency=0.5).until(drawn)
+        except TimeoutException:
+            driver.save_screenshot(path)
+            raise TimeoutError(f"the {tag} chart did not show lines for {', '.join(runs)} within {timeout} s "
+                               f"(see {path})") from None
+        time.sleep(1)  # let the last lines settle before the picture
+        driver.save_screenshot(path)
+        return legend
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def comparison_runs(folder):
+    """The twins' training runs under `folder`, as TensorBoard names them (relative paths)."""
+    found = []
+    for root, _, files in os.walk(folder):
+        if any(f.startswith("events.out.tfevents") for f in files):
+            rel = os.path.relpath(root, folder)
+            if rel.endswith(("scratch/train", "keras/train")):
+                found.append(rel)
+    return sorted(found)
+
+
+def view(folder, port=None, screenshot_path=None, print_=print):
+    """Serve `folder` with TensorBoard; with `screenshot_path`, save the loss chart and return."""
+    if not os.path.isdir(folder):
+        raise ValueError(f"no run folder {folder}: run `python -m compare` first, or pass an existing run")
+    runs = comparison_runs(folder)
+    if not runs:
+        raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event files)")
+    if screenshot_path:
+        why = browser_available()
+        if why:
+            raise ValueError(f"cannot take a screenshot: {why}")
+        out_dir = os.path.dirname(os.path.abspath(screenshot_path))
+        if not os.access(out_dir, os.W_OK):
+            raise ValueError(f"cannot write {screenshot_path}: choose a folder you can write to")
+    with TensorBoardServer(folder, port) as server:
+        server.wait_for_runs(runs)
+        print_(f"TensorBoard: {server.url}/#timeseries ({len(runs)} training runs from {folder})")
+        sys.stdout.flush()
+        if screenshot_path:
+            screenshot(chart_url(server.url), screenshot_path, runs)
+            print_(f"Screenshot of the epoch_loss chart: {screenshot_path}")
+            return
+        print_("Press Ctrl-C to stop.")
+        try:
+            server.process.wait()
+        except KeyboardInterrupt:
+            print_("\nStopping TensorBoard.")
