@@ -1,16 +1,20 @@
 """`python -m compare`: train the scratch network and its Keras twin side by side and check that
 they agree. With no subcommand it runs `run` with the primer's recipe.
 
-Exit codes: 0 the twins agree within tolerance, 1 they disagree (the report says where), 2 bad input.
+Exit codes: 0 the twins agree within tolerance, 1 they disagree or training diverged (the report
+says where), 2 bad input, 130 interrupted (Ctrl-C; the partial report is written).
 """
 import os
 import sys
 
+from keras_impl import check_activations
 from keras_impl.__main__ import add_run_arguments
+from keras_impl.runs import new_run_dir
 from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def build_parser():
@@ -53,20 +57,23 @@ def main(argv=None):
 
     if args.json:
         reporting.check_writable(args.json)
-    config.load_dataset()  # bad data is refused before TensorFlow spends seconds starting
+    data = config.load_dataset()  # bad input is refused before TensorFlow spends seconds starting
+    check_activations([config.activation, config.output_activation])
+    if args.command == "run":
+        run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     with stopwatch.part("importing TensorFlow"):
         from .harness import check_gradients, run_comparison
-        from keras_impl.runs import new_run_dir
 
     if args.command == "gradcheck":
-        result = check_gradients(config)
+        result = check_gradients(config, data=data)
     else:
-        run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
-        result = run_comparison(config, run_dir, stopwatch=stopwatch)
+        result = run_comparison(config, run_dir, data=data, stopwatch=stopwatch)
         print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
         print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:
         reporting.write_json(result, args.json)
+    if result.get("interrupted"):
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(0 if result["verdict"] == "match" else 1)
 
 

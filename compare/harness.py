@@ -1,6 +1,9 @@
 """One comparison: build both twins from one Config, check step 0's gradients, train in lockstep,
 log to TensorBoard, and say where (if anywhere) they part."""
+import hashlib
 import os
+
+import numpy as np
 
 from keras_impl import device
 from keras_impl.training import PlanTensorBoard, fit_with_plan
@@ -16,10 +19,18 @@ from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
 
 
-def prepare(config, network=None):
+def weights_digest(network):
+    """SHA-256 of the scratch weights' bytes: equal digests mean bitwise-equal weights."""
+    digest = hashlib.sha256()
+    for p in network.get_parameters():
+        digest.update(np.ascontiguousarray(p).tobytes())
+    return digest.hexdigest()
+
+
+def prepare(config, network=None, data=None):
     """(device, data, network, model, plan): both twins from the same initial weights."""
     where = device.configure(config.dtype, config.seed)
-    data = config.load_dataset()
+    data = data or config.load_dataset()
     network = network or config.build_network(data)
     model = build_twin(network, config)
     return where, data, network, model, BatchPlan(len(data.x_train), config.batch_size, config.seed)
@@ -31,9 +42,9 @@ def first_batch(data, plan):
     return data.x_train[order][first], data.y_train[order][first]
 
 
-def check_gradients(config, network=None, print_=print):
+def check_gradients(config, network=None, data=None, print_=print):
     """The gradient check alone; returns the report (verdict and gradient rows)."""
-    where, data, network, model, plan = prepare(config, network)
+    where, data, network, model, plan = prepare(config, network, data)
     tolerances = TOLERANCES[config.dtype]
     rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan), tolerances)
     print_(f"{network} on {data.name}, Keras on {where}")
@@ -43,11 +54,11 @@ def check_gradients(config, network=None, print_=print):
             "verdict": "match" if ok else "mismatch"}
 
 
-def run_comparison(config, run_dir, network=None, print_=print, stopwatch=None):
+def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None):
     """Train both twins in lockstep for config.epochs; returns the report (see DESIGN.md)."""
     stopwatch = stopwatch or Stopwatch()
     with stopwatch.part("start-up"):
-        where, data, network, model, plan = prepare(config, network)
+        where, data, network, model, plan = prepare(config, network, data)
     tolerances = TOLERANCES[config.dtype]
     print_(f"Comparing {network} on {data.name} ({len(data.x_train)} training, {len(data.x_val)} validation "
            f"examples), Keras on {where}")
@@ -79,10 +90,14 @@ def run_comparison(config, run_dir, network=None, print_=print, stopwatch=None):
     keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
     inside_fit = ("scratch", "comparing", "TensorBoard")
     already = {name: stopwatch.seconds[name] for name in inside_fit}
+    interrupted = False
     try:
-        with stopwatch.part("Keras fit"):
+        with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN is caught by loss
             fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
                           callbacks=[lockstep, keras_board], verbose=0)
+    except KeyboardInterrupt:
+        interrupted = True
+        print_("Interrupted: writing the partial report.")
     finally:
         stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - already[n] for n in inside_fit)
         with stopwatch.part("TensorBoard"):
@@ -97,7 +112,11 @@ def run_comparison(config, run_dir, network=None, print_=print, stopwatch=None):
         "epochs": epochs,
         "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
         "first_divergence": lockstep.first_divergence,
-        "verdict": "match" if gradients_ok and lockstep.first_divergence is None else "mismatch",
+        "non_finite": lockstep.non_finite,
+        "verdict": "match" if gradients_ok and lockstep.first_divergence is None and lockstep.non_finite is None
+        else "mismatch",
+        "interrupted": interrupted,
+        "scratch_weights_sha256": weights_digest(network),
         "logdir": run_dir,
     }
     with stopwatch.part("report"):

@@ -2,10 +2,13 @@
 callback takes the same step on the scratch network, then compares the two.
 
 Per step it records both pre-update batch losses and max |w_scratch - w_keras| per tensor, and
-remembers the first step where agreement leaves tolerance. In backprop an error enters at some layer
+remembers the first step where agreement leaves tolerance. A loss of NaN or inf on either side
+stops training there. In backprop an error enters at some layer
 and flows to every layer below it, so among the tensors out of tolerance at that step it names the
 one nearest the output.
 """
+import math
+
 import keras
 import numpy as np
 
@@ -22,6 +25,7 @@ class Lockstep(keras.callbacks.Callback):
         self.step_losses = {"scratch": [], "keras": []}
         self.epoch_weight_diffs = []  # per epoch: {tensor name: max |delta w|} at the epoch's end
         self.first_divergence = None
+        self.non_finite = None  # where training diverged to NaN or inf, if it did
         self.global_step = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -43,7 +47,22 @@ class Lockstep(keras.callbacks.Callback):
         self.step_losses["scratch"].append(scratch_loss)
         self.step_losses["keras"].append(keras_loss)
         self.check(self.weight_diffs(), scratch_loss, keras_loss, running / size)
+        if not (math.isfinite(scratch_loss) and math.isfinite(keras_loss)):
+            self.stop_non_finite(scratch_loss, keras_loss)
         self.global_step += 1
+
+    def stop_non_finite(self, scratch_loss, keras_loss):
+        """Record which side's loss went to NaN or inf first, and where, and stop training."""
+        sides = [side for side, v in (("scratch", scratch_loss), ("keras", keras_loss)) if not math.isfinite(v)]
+        keras_bad = [name for name, w in reversed(list(zip(self.names, self.model.trainable_weights)))
+                     if not np.isfinite(w.numpy()).all()]
+        tensors = self.runner.network.non_finite_parameters() or keras_bad or [self.names[-2]]
+        self.non_finite = {
+            "side": " and ".join(sides), "step": self.global_step, "epoch": self.runner.epoch + 1,
+            "layer": tensors[0].split("/")[0], "tensor": tensors[0],
+            "scratch_loss": scratch_loss, "keras_loss": keras_loss,
+        }
+        self.model.stop_training = True
 
     def weight_diffs(self):
         """{tensor name: (max |w_scratch - w_keras|, max(1, max |w|))} for every weight and bias."""
@@ -60,6 +79,8 @@ class Lockstep(keras.callbacks.Callback):
             if not diff <= self.tol.weight_abs * scale:  # `not <=` also catches NaN
                 self.diverged(name, diff)
                 return
+        if not (math.isfinite(scratch_loss) and math.isfinite(keras_loss)):
+            return  # a NaN or inf loss is reported as divergence, by stop_non_finite
         loss_gap = abs(scratch_loss - keras_loss)
         if not loss_gap <= self.tol.loss_rel * max(1.0, abs(loss_scale)):
             self.diverged(what, loss_gap)

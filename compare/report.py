@@ -33,24 +33,42 @@ def epoch_row(entry):
 
 
 def verdict_line(report):
+    partial = f" (partial: interrupted after {len(report['epochs'])} epochs)" if report.get("interrupted") else ""
     if report["verdict"] == "match":
         worst = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
-        return (f"verdict: match. The twins agree within tolerance: gradients at step 0, "
+        return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
                 f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch.")
-    where = report["first_divergence"]
+    where, blowup = report["first_divergence"], report.get("non_finite")
     bad = [r["name"] for r in report["gradients"]["layers"] if not (r["keras_ok"] and r["fd_ok"])]
     parts = []
+    if blowup:
+        parts.append(f"training diverged: the {blowup['side']} loss became non-finite at step {blowup['step']} "
+                     f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
+                     "try a smaller --lr")
     if where:
         parts.append(f"agreement first lost at step {where['step']} (epoch {where['epoch']}) in "
                      f"{where['tensor']}: {where['value']:.3e}")
     if bad:
         parts.append(f"gradients disagree in {', '.join(bad)}")
-    return "verdict: mismatch. " + "; ".join(parts) + "."
+    return f"verdict{partial}: mismatch. " + "; ".join(parts) + "."
+
+
+def json_safe(value):
+    """The report with NaN and inf as null, so that any JSON reader accepts it."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def write_json(report, path):
     with open(path, "w") as f:
-        json.dump(report, f, indent=1, default=float)
+        json.dump(json_safe(report), f, indent=1)
 
 
 def plot(report, path):

@@ -8,8 +8,14 @@ One writer per folder: two writers in one folder make TensorBoard drop one.
 """
 import os
 
+import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
+
+
+def scalar(tag, value, step=None):
+    """tf.summary.scalar of a float64, so a value beyond float32's range is stored as inf, not refused."""
+    tf.summary.scalar(tag, np.float64(value), step=step)
 
 
 class ComparisonLogs:
@@ -26,35 +32,35 @@ class ComparisonLogs:
     def log_epoch(self, epoch, scratch_logs, keras_logs, weight_diffs, network):
         """The scratch side's epoch summaries (as Keras names them) and the epoch's agreement."""
         with self.writers["train"].as_default(step=epoch):
-            tf.summary.scalar("epoch_loss", scratch_logs["loss"])
-            tf.summary.scalar("epoch_accuracy", scratch_logs["accuracy"])
-            tf.summary.scalar("epoch_learning_rate", self.learning_rate)
+            scalar("epoch_loss", scratch_logs["loss"])
+            scalar("epoch_accuracy", scratch_logs["accuracy"])
+            scalar("epoch_learning_rate", self.learning_rate)
             for name, p in zip(network.parameter_names(), network.get_parameters()):
                 tf.summary.histogram(f"{name}/histogram", p)
         if "val_loss" in scratch_logs:
             with self.writers["validation"].as_default(step=epoch):
-                tf.summary.scalar("epoch_loss", scratch_logs["val_loss"])
-                tf.summary.scalar("epoch_accuracy", scratch_logs["val_accuracy"])
+                scalar("epoch_loss", scratch_logs["val_loss"])
+                scalar("epoch_accuracy", scratch_logs["val_accuracy"])
         with self.writers["agreement"].as_default(step=epoch):
             for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
                 if key in keras_logs:
-                    tf.summary.scalar(f"abs_delta_{key}", abs(scratch_logs[key] - keras_logs[key]))
-            tf.summary.scalar("max_abs_weight_diff", max(weight_diffs.values()))
+                    scalar(f"abs_delta_{key}", abs(scratch_logs[key] - keras_logs[key]))
+            scalar("max_abs_weight_diff", max(weight_diffs.values()))
             for name, diff in weight_diffs.items():
-                tf.summary.scalar(f"max_abs_weight_diff/{name}", diff)
+                scalar(f"max_abs_weight_diff/{name}", diff)
 
     def log_gradients(self, rows):
         """Step 0's gradient relative errors, per tensor."""
         with self.writers["agreement"].as_default(step=0):
             for row in rows:
-                tf.summary.scalar(f"gradient_rel_error/scratch_vs_keras/{row['name']}", row["scratch_vs_keras_rel"])
-                tf.summary.scalar(f"gradient_rel_error/scratch_vs_fd/{row['name']}", row["scratch_vs_fd_rel"])
+                scalar(f"gradient_rel_error/scratch_vs_keras/{row['name']}", row["scratch_vs_keras_rel"])
+                scalar(f"gradient_rel_error/scratch_vs_fd/{row['name']}", row["scratch_vs_fd_rel"])
 
     def log_steps(self, step_losses):
         """|delta| of the pre-update batch loss at every step."""
         with self.writers["agreement"].as_default():
             for step, (s, k) in enumerate(zip(step_losses["scratch"], step_losses["keras"])):
-                tf.summary.scalar("step_abs_delta_loss", abs(s - k), step=step)
+                scalar("step_abs_delta_loss", abs(s - k), step=step)
 
     def close(self):
         for writer in self.writers.values():

@@ -152,6 +152,8 @@ def comparison_runs(folder):
 
 def view(folder, port=None, screenshot_path=None, print_=print):
     """Serve `folder` with TensorBoard; with `screenshot_path`, save the loss chart and return."""
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"port must be between 1 and 65535, got {port}; leave --port out to take a free one")
     if not os.path.isdir(folder):
         raise ValueError(f"no run folder {folder}: run `python -m compare` first, or pass an existing run")
     runs = comparison_runs(folder)

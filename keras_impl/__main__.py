@@ -3,6 +3,8 @@
 Same flags and defaults as `python -m scratch`; logs to TensorBoard under --logdir/--name/keras.
 """
 from scratch.batches import BatchPlan
+from . import check_activations
+from .runs import new_run_dir
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
 DEFAULT_LOGDIR = "runs"
@@ -22,15 +24,15 @@ def main(argv=None):
     config = config_from_args(args)
     data = config.load_dataset()
     network = config.build_network(data)  # draws the initial weights the twin starts from
+    check_activations([config.activation, config.output_activation])
+    run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
 
     from . import device  # importing TensorFlow takes seconds: only once the input is known good
-    from .runs import new_run_dir
     from .training import PlanTensorBoard, fit_with_plan
     from .twin import build_twin
 
     where = device.configure(config.dtype, config.seed)
     model = build_twin(network, config)
-    run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()
     history = fit_with_plan(

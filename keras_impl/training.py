@@ -4,6 +4,7 @@ Each epoch hands `fit` the training set in that epoch's permuted order with shuf
 Keras cuts exactly the plan's mini-batches (the last one partial) in the plan's order.
 """
 import keras
+import numpy as np
 
 
 class PlanProgbar(keras.callbacks.ProgbarLogger):
@@ -26,6 +27,16 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         if getattr(self, "_model", None) is not model:  # later fit calls: keep the open writers
             super().set_model(model)
 
+    def on_train_batch_end(self, batch, logs=None):
+        # With update_freq="epoch" nothing is written per batch, yet the stock callback still turns
+        # every batch's logs into float32 tensors, which fails for a finite loss beyond float32's
+        # range (a diverging float64 run). It gets no logs.
+        super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # float64 values convert without that overflow error (TensorBoard stores them as float32)
+        super().on_epoch_end(epoch, {k: np.float64(v) for k, v in (logs or {}).items()})
+
     def on_train_end(self, logs=None):
         pass  # the stock callback closes its writers here; `close` does it once, at the end
 
@@ -34,16 +45,21 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
 
 
 def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(), verbose=1):
-    """model.fit, one call per epoch over plan.permutation(epoch); returns the history, one dict per epoch."""
+    """model.fit, one call per epoch over plan.permutation(epoch); returns the history, one dict per epoch.
+    A callback that sets model.stop_training ends the whole plan, not just that epoch."""
     history = []
     progbar = [PlanProgbar(epochs)] if verbose else []
-    for epoch in range(epochs):
-        order = plan.permutation(epoch)
-        result = model.fit(x[order], y[order], batch_size=plan.batch_size, epochs=epoch + 1,
-                           initial_epoch=epoch, shuffle=False, validation_data=validation_data,
-                           callbacks=[*progbar, *callbacks], verbose=verbose)
-        history.append({"epoch": epoch + 1, **{k: v[-1] for k, v in result.history.items()}})
-    for callback in callbacks:
-        if isinstance(callback, PlanTensorBoard):
-            callback.close()
+    try:
+        for epoch in range(epochs):
+            order = plan.permutation(epoch)
+            result = model.fit(x[order], y[order], batch_size=plan.batch_size, epochs=epoch + 1,
+                               initial_epoch=epoch, shuffle=False, validation_data=validation_data,
+                               callbacks=[*progbar, *callbacks], verbose=verbose)
+            history.append({"epoch": epoch + 1, **{k: v[-1] for k, v in result.history.items()}})
+            if model.stop_training:  # a callback stopped this epoch early: stop the plan too
+                break
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, PlanTensorBoard):
+                callback.close()
     return history

@@ -8,7 +8,7 @@ import numpy as np
 
 from scratch import losses as scratch_losses
 
-KERAS_ACTIVATIONS = {"sigmoid", "relu", "tanh", "linear", "softmax"}
+from . import check_activations
 
 
 class QuadraticCost(keras.losses.Loss):
@@ -34,12 +34,7 @@ def keras_loss(name):
 
 def build_model(network):
     """A Sequential with the network's layer sizes and activations, holding its current weights."""
-    for f in network.activations:
-        if f.name not in KERAS_ACTIVATIONS:
-            raise ValueError(
-                f"the {f.name} activation has no Keras twin (its gradient is zero almost everywhere): "
-                f"use one of {', '.join(sorted(KERAS_ACTIVATIONS))}"
-            )
+    check_activations(f.name for f in network.activations)
     if keras.config.dtype_policy().name != np.dtype(network.dtype).name:
         raise ValueError(f"call keras_impl.device.configure({np.dtype(network.dtype).name!r}) before building the twin")
     layers = [keras.Input(shape=(network.sizes[0],))]

@@ -1,6 +1,8 @@
 """`python -m scratch`: train the NumPy network alone, the primer's recipe by default."""
 from .cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
-from .training import fit
+import sys
+
+from .training import Diverged, fit
 
 
 @bad_input_exits_2
@@ -11,8 +13,12 @@ def main(argv=None):
     data = config.load_dataset()
     network = config.build_network(data)
     print(f"{network} on {data.name}: {len(data.x_train)} training, {len(data.x_val)} validation examples")
-    history = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                  config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val))
+    try:
+        history = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
+                      config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val))
+    except Diverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
 
 

@@ -22,13 +22,17 @@ def step_prime(z, a):
     return np.zeros_like(z)
 
 
+EXP_LIMIT = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}  # exp overflows just above these
+
+
 def sigmoid(z):
-    """sigma(z) = 1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2, which never overflows."""
-    a = z * 0.5
-    np.tanh(a, out=a)
-    a += 1
-    a *= 0.5
-    return a
+    """sigma(z) = 1 / (1 + exp(-z)). Where -z is so large that exp(-z) would overflow, it is capped
+    (sigma is below 1e-307 there, 1e-38 in float32), so no warning and no inf arise."""
+    t = np.negative(z)
+    np.minimum(t, EXP_LIMIT.get(t.dtype, 88.0), out=t)
+    np.exp(t, out=t)
+    t += 1
+    return np.reciprocal(t, out=t)
 
 
 def sigmoid_prime(z, a):

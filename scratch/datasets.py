@@ -177,6 +177,9 @@ def read_mnist(path=None):
         raise ValueError(f"cannot read {path} as an .npz file ({e}): is it corrupt?") from None
     x = {s: parts[f"x_{s}"].reshape(len(parts[f"x_{s}"]), -1) / 255.0 for s in ("train", "test")}
     y = {s: one_hot(check_labels(parts[f"y_{s}"], f"y_{s} in {path}", 10), 10) for s in ("train", "test")}
+    if x["train"].shape[1] != x["test"].shape[1]:
+        raise ValueError(f"{path}: x_train has {x['train'].shape[1]} pixels per image but x_test has "
+                         f"{x['test'].shape[1]}: both must be the same size")
     for s in ("train", "test"):
         if len(x[s]) != len(y[s]):
             raise ValueError(f"{path}: x_{s} has {len(x[s])} images but y_{s} has {len(y[s])} labels")

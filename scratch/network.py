@@ -129,6 +129,11 @@ class Network:
                 raise ValueError(f"parameter {i} has shape {np.shape(p)}, expected {current.shape}")
             current[...] = p
 
+    def non_finite_parameters(self):
+        """Names of the weight and bias tensors holding NaN or inf, nearest the output first."""
+        return [name for name, p in reversed(list(zip(self.parameter_names(), self.get_parameters())))
+                if not np.isfinite(p).all()]
+
     def parameter_names(self):
         """Names matching get_parameters(): dense_1/kernel, dense_1/bias, ..."""
         return [f"dense_{l + 1}/{kind}" for l in range(self.num_layers) for kind in ("kernel", "bias")]

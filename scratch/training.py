@@ -3,6 +3,7 @@
 An epoch shuffles the training set (by the batch plan), then for each mini-batch of m examples
 runs backprop and moves every weight and bias against its gradient (`train_step`).
 """
+import math
 import sys
 
 import numpy as np
@@ -13,6 +14,16 @@ from .network import count_correct, labels_of
 from .progress import ProgressBar
 
 PROGRESS_BAR_MIN_STEPS = 500  # epochs with fewer steps print just their summary line
+
+
+class Diverged(ArithmeticError):
+    """Training produced a loss of NaN or inf: the learning rate is too large for this network."""
+
+    def __init__(self, epoch, step, cost, tensors):
+        where = f"non-finite weights first in {tensors[0]}" if tensors else "weights still finite, outputs overflowed"
+        super().__init__(f"training diverged at epoch {epoch + 1}, step {step}: the loss is {cost} "
+                         f"({where}); try a smaller --lr")
+        self.epoch, self.step, self.cost, self.tensors = epoch, step, cost, tensors
 
 
 class Callback:
@@ -99,30 +110,36 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
     Each entry has `loss` and `accuracy` as Keras reports them (the batch-size-weighted mean of the
     pre-update batch values), `train_loss` and `train_accuracy` on the whole training set at the
     end of the epoch, and `val_loss` and `val_accuracy` when validation data is given.
+    Raises Diverged at the first mini-batch whose loss is NaN or inf.
     """
     if int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     plan = plan or BatchPlan(len(x), batch_size, seed)
     runner = EpochRunner(network, x, y, loss, optimizer, plan, validation_data)
     stream = stream or sys.stdout
-    history = []
-    for epoch in range(epochs):
-        runner.start_epoch(epoch)
-        bar = ProgressBar(plan.steps_per_epoch, f"Epoch {epoch + 1}/{epochs}") \
-            if verbose and plan.steps_per_epoch >= PROGRESS_BAR_MIN_STEPS else None
-        for step in range(plan.steps_per_epoch):
-            cost, accuracy = runner.step(step)
-            for callback in callbacks:
-                callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": accuracy})
-            if bar:
-                bar.update(step + 1)
-        logs = runner.end_epoch()
-        history.append(logs)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss instead
+        return [run_epoch(runner, epoch, epochs, callbacks, verbose, stream) for epoch in range(epochs)]
+
+
+def run_epoch(runner, epoch, epochs, callbacks, verbose, stream):
+    """One epoch of `fit`; returns its history entry."""
+    steps = runner.plan.steps_per_epoch
+    runner.start_epoch(epoch)
+    bar = ProgressBar(steps, f"Epoch {epoch + 1}/{epochs}") if verbose and steps >= PROGRESS_BAR_MIN_STEPS else None
+    for step in range(steps):
+        cost, accuracy = runner.step(step)
+        if not math.isfinite(cost):
+            raise Diverged(epoch, step, cost, runner.network.non_finite_parameters())
         for callback in callbacks:
-            callback.on_epoch_end(epoch, logs)
-        if verbose:
-            print(format_epoch(logs, epochs), file=stream, flush=True)
-    return history
+            callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": accuracy})
+        if bar:
+            bar.update(step + 1)
+    logs = runner.end_epoch()
+    for callback in callbacks:
+        callback.on_epoch_end(epoch, logs)
+    if verbose:
+        print(format_epoch(logs, epochs), file=stream, flush=True)
+    return logs
 
 
 def format_epoch(logs, epochs):

@@ -1,0 +1,274 @@
+"""Bad input, divergence, interruption, reproducibility, randomized agreement, numerical stability."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from scratch import activations, losses
+from scratch.config import Config
+
+CLIS = [("scratch",), ("keras_impl",), ("compare", "run"), ("compare", "gradcheck")]
+LOGGING_CLIS = [("keras_impl",), ("compare", "run")]
+
+
+def make_files(folder):
+    """Bad files of every kind the loaders meet."""
+    (folder / "nan.csv").write_text("a,b,y\n1,2,0\nnan,3,1\n")
+    (folder / "inf.csv").write_text("a,b,y\n1,2,0\n4,inf,1\n")
+    (folder / "text.csv").write_text("a,b,y\n1,two,0\n")
+    (folder / "header_only.csv").write_text("a,b,y\n")
+    (folder / "labels.csv").write_text("a,b,y\n1,2,0\n3,4,-2\n")
+    (folder / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive")
+    rng = np.random.default_rng(0)
+    np.savez(folder / "widths.npz", x_train=rng.integers(0, 255, (10, 28, 28)), y_train=np.arange(10),
+             x_test=rng.integers(0, 255, (5, 20, 20)), y_test=np.arange(5))
+    np.savez(folder / "labels.npz", x_train=rng.integers(0, 255, (10, 28, 28)), y_train=np.arange(10) + 5,
+             x_test=rng.integers(0, 255, (5, 28, 28)), y_test=np.arange(5))
+    (folder / "a_file").write_text("not a folder")
+
+
+BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
+    (["--dataset", "mnist:{d}/widths.npz"], "x_train has 784 pixels per image but x_test has 400"),
+    (["--dataset", "csv:{d}/nan.csv"], "is NaN or inf"),
+    (["--dataset", "csv:{d}/inf.csv"], "is NaN or inf"),
+    (["--dataset", "csv:{d}/text.csv"], "'two' is not a number"),
+    (["--dataset", "csv:{d}/header_only.csv"], "has a header but no data rows"),
+    (["--dataset", "csv:{d}/missing.csv"], "cannot read CSV file"),
+    (["--dataset", "mnist:{d}/corrupt.npz"], "is it corrupt?"),
+    (["--dataset", "mnist:{d}/missing.npz"], "no MNIST file"),
+    (["--dataset", "mnist:{d}/labels.npz"], "labels outside 0..9"),
+    (["--dataset", "csv:{d}/labels.csv"], "labels outside"),
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["--lr", "0"], "learning rate must be a positive number"),
+    (["--lr", "-1"], "learning rate must be a positive number"),
+    (["--lr", "nan"], "learning rate must be a positive number"),
+    (["--batch-size", "0"], "batch size must be a positive integer"),
+    (["--epochs", "0"], "epochs must be a positive integer"),
+    (["--hidden", "0"], "hidden sizes must be at least 1"),
+    (["--hidden", "3,x"], "hidden sizes must be integers"),
+    (["--dtype", "float16"], "unsupported dtype 'float16'"),
+    (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+]
+LOGDIR_INPUTS = [
+    (["--logdir", "{d}/a_file/runs"], "cannot create run folder"),
+    (["--name", "taken"], "already exists"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    make_files(folder)
+    return folder
+
+
+def check_refused(run, cli, flags, message, folder, extra=()):
+    before = snapshot(folder)
+    result = run(*cli, *[f.format(d=folder) for f in flags], *extra, timeout=120)
+    assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(folder) == before  # earlier results untouched
+
+
+def snapshot(folder):
+    return {p: (os.path.getsize(p), os.path.getmtime(p)) for p in map(str, folder.rglob("*")) if os.path.isfile(p)}
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=" ".join)
+@pytest.mark.parametrize("flags,message", BAD_INPUTS, ids=[" ".join(f) for f, _ in BAD_INPUTS])
+def test_bad_input_is_refused_in_one_line(run, bad_files, cli, flags, message):
+    check_refused(run, cli, flags, message, bad_files)
+
+
+@pytest.mark.parametrize("cli", LOGGING_CLIS, ids=" ".join)
+@pytest.mark.parametrize("flags,message", LOGDIR_INPUTS, ids=["unwritable logdir", "existing run"])
+def test_bad_logdir_is_refused_and_earlier_runs_kept(run, bad_files, cli, flags, message):
+    runs = bad_files / "runs" / "taken"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "report.json").write_text('{"verdict": "match"}')
+    check_refused(run, cli, flags, message, bad_files, extra=["--logdir", str(bad_files / "runs")]
+                  if "--name" in flags else ())
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["view", "nope", "--logdir", "{d}"], "no run folder"),
+    (["view", "--logdir", "{d}/empty"], "no run folder"),
+    (["view", "--logdir", "{d}", "--port", "70000"], "port must be"),
+    (["run", "--json", "{d}/no/such/folder/r.json"], "cannot write the report"),
+    (["run", "--activation", "step"], "step activation has no Keras twin"),
+])
+def test_compare_view_and_paths_refused(run, bad_files, flags, message):
+    check_refused(run, ("compare",), flags, message, bad_files)
+
+
+def test_a_diverging_run_stops_and_says_where(run, tmp_path):
+    from test_compare import read_scalars
+
+    result = run("compare", "--lr", "1e5", "--activation", "relu", "--output-activation", "linear", "--loss", "mse",
+                 "--epochs", "3", "--logdir", str(tmp_path), "--name", "boom", "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "training diverged" in result.stdout and "Traceback" not in result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    blowup = report["non_finite"]
+    assert blowup["side"] in ("scratch", "keras", "scratch and keras")
+    assert blowup["epoch"] == 1 and blowup["step"] > 0 and blowup["layer"].startswith("dense_")
+    assert len(report["epochs"]) == 1  # stopped in the first epoch
+    assert len(report["steps"]["scratch_loss"]) == blowup["step"] + 1
+    assert report["verdict"] == "mismatch"
+    assert len(read_scalars(tmp_path / "boom" / "keras" / "train", "epoch_loss")) == 1  # flushed
+    assert len(read_scalars(tmp_path / "boom" / "scratch" / "train", "epoch_loss")) == 1
+
+
+def test_scratch_cli_reports_divergence(run):
+    result = run("scratch", "--lr", "1e6", "--activation", "relu", "--output-activation", "linear", "--loss", "mse")
+    assert result.returncode == 1
+    assert "training diverged at epoch 1" in result.stderr and "try a smaller --lr" in result.stderr
+
+
+def test_ctrl_c_writes_a_partial_report_and_exits_130(tmp_path):
+    from test_compare import read_scalars
+
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir", str(tmp_path),
+                                "--name", "cut", "--json", str(tmp_path / "r.json")],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in process.stdout:
+            if line.split()[:1] == ["2"]:  # the table row of epoch 2
+                break
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Interrupted" in rest and "partial" in rest
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["interrupted"] is True and 2 <= len(report["epochs"]) < 200
+    logged = read_scalars(tmp_path / "cut" / "scratch" / "train", "epoch_loss")
+    assert len(logged) == len(report["epochs"])
+
+
+def without_run_specifics(report):
+    return {k: v for k, v in report.items() if k not in ("seconds", "logdir")}
+
+
+def test_same_seed_same_everything_other_seed_differs(tmp_path):
+    from compare.harness import run_comparison
+
+    def report(seed, name):
+        config = Config(hidden=[8], epochs=2, seed=seed)
+        return run_comparison(config, str(tmp_path / name), print_=lambda *a: None)
+
+    first, second, other = report(4, "a"), report(4, "b"), report(5, "c")
+    assert first["scratch_weights_sha256"] == second["scratch_weights_sha256"]
+    assert json.dumps(without_run_specifics(first)) == json.dumps(without_run_specifics(second))
+    assert other["scratch_weights_sha256"] != first["scratch_weights_sha256"]
+    assert other["steps"]["scratch_loss"] != first["steps"]["scratch_loss"]
+
+
+KERAS_ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    depth=st.integers(1, 4), width=st.integers(1, 40), n=st.integers(2, 24), n_in=st.integers(1, 8),
+    n_out=st.integers(1, 6), hidden=st.sampled_from(KERAS_ACTIVATIONS), output=st.sampled_from(KERAS_ACTIVATIONS),
+    loss=st.sampled_from(["quadratic", "mse", "binary_crossentropy"]), batch_fraction=st.floats(0.01, 1.0),
+    lr=st.floats(0.001, 0.3), momentum=st.sampled_from([0.0, 0.5, 0.9]), nesterov=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidden, output, loss, batch_fraction,
+                                              lr, momentum, nesterov, seed):
+    from compare.gradcheck import keras_gradients, relative_error
+    from keras_impl import device
+    from keras_impl.training import fit_with_plan
+    from keras_impl.twin import build_twin, keras_loss
+    from scratch.batches import BatchPlan
+    from scratch.training import fit
+
+    nesterov = nesterov and momentum > 0
+    device.configure("float64", seed)
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, n_in)), rng.uniform(size=(n, n_out))
+    config = Config(hidden=[width] * (depth - 1), activation=hidden, output_activation=output, loss=loss, lr=lr,
+                    momentum=momentum, nesterov=nesterov, batch_size=max(1, round(batch_fraction * n)), seed=seed)
+    from scratch.datasets import Dataset
+
+    network = config.build_network(Dataset("random", x, y, x, y))
+    model = build_twin(network, config)
+    nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
+    scratch_grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
+    for s, k in zip(scratch_grads, keras_gradients(model, keras_loss(loss), x, y)):
+        assert relative_error(s, k) <= 1e-13
+    plan = BatchPlan(n, config.batch_size, seed)
+    fit_with_plan(model, x, y, plan, 2, verbose=0)
+    with np.errstate(all="ignore"):
+        fit(network, x, y, loss, config.build_optimizer(), 2, plan=plan, verbose=False)
+    weights = network.get_parameters()
+    assume(all(np.isfinite(w).all() for w in weights))
+    for s, k in zip(weights, model.get_weights()):
+        assert np.abs(s - k).max() <= 1e-11 * max(1.0, np.abs(s).max())
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softmax", "tanh", "relu"])
+def test_activations_at_large_inputs_match_keras(name):
+    import keras
+    import tensorflow as tf
+
+    z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+    f = activations.get(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = f(z)
+        back = f.backward(z, a, np.ones_like(z))
+    zt = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(zt)
+        at = getattr(keras.activations, name)(zt)
+    np.testing.assert_allclose(a, at.numpy(), rtol=1e-15, atol=1e-300)
+    # near saturation f' = a(1 - a) is 1 - a rounded: both sides agree to one ulp of a, absolutely
+    np.testing.assert_allclose(back, tape.gradient(at, zt).numpy(), rtol=1e-12, atol=2.3e-16)
+    assert np.isfinite(a).all() and np.isfinite(back).all()
+
+
+def test_cross_entropy_at_large_logits_matches_keras():
+    import keras
+    import tensorflow as tf
+
+    from keras_impl import device
+
+    device.configure("float64", 0)  # else Keras casts the output to float32 and loses its logits
+    z = np.array([[-1000.0, 1000.0, -1000.0, 1000.0, 3.0]])
+    y = np.array([[1.0, 0.0, 0.0, 1.0, 0.5]])
+    sigmoid, bce = activations.get("sigmoid"), losses.get("binary_crossentropy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = sigmoid(z)
+        value = bce.value(z, a, y, sigmoid)
+        delta = bce.output_delta(z, a, y, sigmoid)
+    zt = tf.Variable(z)
+
+    @tf.function
+    def keras_value():  # in a graph, as model.fit runs it: Keras finds the logits behind the sigmoid
+        with tf.GradientTape() as tape:
+            v = keras.losses.BinaryCrossentropy()(tf.constant(y), keras.activations.sigmoid(zt))
+        return v, tape.gradient(v, zt)
+
+    expected, expected_delta = keras_value()
+    assert np.isfinite(value) and np.isfinite(delta).all()
+    assert value == pytest.approx(float(expected), rel=1e-14)
+    np.testing.assert_allclose(delta, expected_delta.numpy(), rtol=1e-14, atol=1e-300)
