@@ -19,22 +19,24 @@ EPSILON = 1e-7  # keras.backend.epsilon(), the clip of probabilities in cross-en
 
 def quadratic(z, a, y, activation):
     """C = 1/(2n) sum ||y - a||^2."""
-    return 0.5 * np.square(a - y).sum() / len(a)
+    r = a - y
+    return 0.5 * np.vdot(r, r) / len(a)
 
 
-def quadratic_prime(z, a, y, activation):
-    """dC/da = (a - y) / n."""
-    return (a - y) / len(a)
+def quadratic_prime(z, a, y, activation, scale=1.0):
+    """dC/da = (a - y) / n (times `scale`, see Loss.output_delta)."""
+    return (a - y) * (scale / len(a))
 
 
 def mse(z, a, y, activation):
     """C = 1/(n k) sum ||y - a||^2."""
-    return np.square(a - y).mean()
+    r = a - y
+    return np.vdot(r, r) / a.size
 
 
-def mse_prime(z, a, y, activation):
+def mse_prime(z, a, y, activation, scale=1.0):
     """dC/da = 2 (a - y) / (n k)."""
-    return (a - y) * (2 / a.size)
+    return (a - y) * (2 * scale / a.size)
 
 
 def binary_crossentropy(z, a, y, activation):
@@ -48,18 +50,18 @@ def binary_crossentropy(z, a, y, activation):
     return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
 
 
-def binary_crossentropy_prime(z, a, y, activation):
+def binary_crossentropy_prime(z, a, y, activation, scale=1.0):
     """dC/da = (a - y) / (a (1 - a) n k), zero where the clip holds a fixed."""
     p = np.clip(a, EPSILON, 1 - EPSILON)
     inside = (a >= EPSILON) & (a <= 1 - EPSILON)
-    return inside * (p - y) / (p * (1 - p) * a.size)
+    return inside * (p - y) / (p * (1 - p) * (a.size / scale))
 
 
-def binary_crossentropy_delta(z, a, y, activation):
+def binary_crossentropy_delta(z, a, y, activation, scale=1.0):
     """With a sigmoid output, delta = (a - y) / (n k): sigma' cancels the denominator."""
     if activation.name == "sigmoid":
-        return (a - y) / a.size
-    return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation))
+        return (a - y) * (scale / a.size)
+    return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation, scale))
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,14 @@ class Loss:
     prime: callable  # dC/da
     delta: callable = None  # dC/dz, when it is better than activation.backward(dC/da)
 
-    def output_delta(self, z, a, y, activation):
-        """delta^L = dC/da * f'(z^L) (BP1 of the primer), in matrix form for the batch."""
+    def output_delta(self, z, a, y, activation, scale=1.0):
+        """delta^L = dC/da * f'(z^L) (BP1 of the primer), in matrix form for the batch.
+
+        With `scale`, the delta of scale * C (SGD passes its learning rate: see Network.backprop).
+        """
         if self.delta is not None:
-            return self.delta(z, a, y, activation)
-        return activation.backward(z, a, self.prime(z, a, y, activation))
+            return self.delta(z, a, y, activation, scale)
+        return activation.backward(z, a, self.prime(z, a, y, activation, scale))
 
 
 LOSSES = {

@@ -91,9 +91,7 @@ class Network:
         """
         loss = losses_module.get(loss)
         zs, activations = self.forward(x)
-        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1])  # BP1
-        if scale != 1.0:
-            delta *= scale
+        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1], scale)  # BP1
         nabla_w = [None] * self.num_layers
         nabla_b = [None] * self.num_layers
         for l in range(self.num_layers - 1, -1, -1):
