@@ -111,8 +111,10 @@ def check_labels(labels, what, n_classes=None):
     if not np.isfinite(labels.astype(float)).all() or (labels != np.round(labels)).any():
         raise ValueError(f"{what} must hold integer class labels 0..K-1")
     labels = labels.astype(int)
+    if labels.min() < 0:
+        raise ValueError(f"{what} has negative labels (found {labels.min()}): class labels must be 0..K-1")
     top = n_classes if n_classes is not None else labels.max() + 1
-    if labels.min() < 0 or labels.max() >= top:
+    if labels.max() >= top:
         raise ValueError(f"{what} has labels outside 0..{top - 1}: found {labels.min()}..{labels.max()}")
     return labels
 

@@ -47,7 +47,7 @@ def test_csv_with_named_target_and_default_last_column(tmp_path):
     ("a,y\n", "no data rows"),
     ("", "is empty"),
     ("a,y\n1,0.5\n", "integer class labels"),
-    ("a,y\n1,-1\n", "labels outside"),
+    ("a,y\n1,-1\n", "negative labels"),
     ("a,y\n1,0,3\n", "has 3 fields"),
 ])
 def test_bad_csv_says_what_is_wrong(tmp_path, text, message):

@@ -46,7 +46,7 @@ BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
     (["--dataset", "mnist:{d}/corrupt.npz"], "is it corrupt?"),
     (["--dataset", "mnist:{d}/missing.npz"], "no MNIST file"),
     (["--dataset", "mnist:{d}/labels.npz"], "labels outside 0..9"),
-    (["--dataset", "csv:{d}/labels.csv"], "labels outside"),
+    (["--dataset", "csv:{d}/labels.csv"], "negative labels (found -2)"),
     (["--activation", "swish"], "unknown activation 'swish'"),
     (["--loss", "hinge"], "unknown loss 'hinge'"),
     (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
