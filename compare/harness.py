@@ -62,9 +62,9 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     tolerances = TOLERANCES[config.dtype]
     print_(f"Comparing {network} on {data.name} ({len(data.x_train)} training, {len(data.x_val)} validation "
            f"examples), Keras on {where}")
+    x0, y0 = first_batch(data, plan)
     with stopwatch.part("gradient check"):
-        rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan),
-                              tolerances)
+        rows = gradient_check(network, model, config.loss, keras_loss(config.loss), x0, y0, tolerances)
     print_(reporting.gradient_table(rows, tolerances))
 
     with stopwatch.part("TensorBoard"):
@@ -108,7 +108,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     report = {
         "config": config.as_dict(), "device": where,
         "tolerances": vars(tolerances),
-        "gradients": {"batch_size": len(first_batch(data, plan)[0]), "layers": rows},
+        "gradients": {"batch_size": len(x0), "layers": rows},
         "epochs": epochs,
         "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
         "first_divergence": lockstep.first_divergence,

@@ -23,7 +23,6 @@ class Lockstep(keras.callbacks.Callback):
         self.runner, self.names, self.tol = runner, names, tolerances
         self.stopwatch, self.on_epoch = stopwatch, on_epoch
         self.step_losses = {"scratch": [], "keras": []}
-        self.epoch_weight_diffs = []  # per epoch: {tensor name: max |delta w|} at the epoch's end
         self.first_divergence = None
         self.non_finite = None  # where training diverged to NaN or inf, if it did
         self.global_step = 0
@@ -66,7 +65,7 @@ class Lockstep(keras.callbacks.Callback):
 
     def weight_diffs(self):
         """{tensor name: (max |w_scratch - w_keras|, max(1, max |w|))} for every weight and bias."""
-        scratch = self.runner.network.get_parameters()
+        scratch = self.runner.network.parameters()
         return {name: (float(np.abs(s - k.numpy()).max()), max(1.0, float(np.abs(s).max())))
                 for name, s, k in zip(self.names, scratch, self.model.trainable_weights)}
 
@@ -101,6 +100,5 @@ class Lockstep(keras.callbacks.Callback):
                 self.check(diffs, scratch_logs[key], keras_logs[key], scratch_logs[key], what=key)
         self.global_step += 1
         diffs = {name: diff for name, (diff, _) in diffs.items()}
-        self.epoch_weight_diffs.append(diffs)
         if self.on_epoch:
             self.on_epoch(epoch, scratch_logs, keras_logs, diffs)

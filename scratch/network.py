@@ -112,9 +112,13 @@ class Network:
         value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
         return float(value), count_correct(activations[-1], labels_of(y)) / len(y)
 
+    def parameters(self):
+        """The live arrays [W^1, b^1, W^2, b^2, ...], in the order of keras Model.get_weights()."""
+        return [p for pair in zip(self.weights, self.biases) for p in pair]
+
     def get_parameters(self):
-        """Copies of [W^1, b^1, W^2, b^2, ...], the order of keras Model.get_weights()."""
-        return [p.copy() for pair in zip(self.weights, self.biases) for p in pair]
+        """Copies of parameters()."""
+        return [p.copy() for p in self.parameters()]
 
     def set_parameters(self, parameters):
         """Load [W^1, b^1, ...] (as from get_parameters or Keras get_weights), checking shapes."""
@@ -129,7 +133,7 @@ class Network:
 
     def non_finite_parameters(self):
         """Names of the weight and bias tensors holding NaN or inf, nearest the output first."""
-        return [name for name, p in reversed(list(zip(self.parameter_names(), self.get_parameters())))
+        return [name for name, p in reversed(list(zip(self.parameter_names(), self.parameters())))
                 if not np.isfinite(p).all()]
 
     def parameter_names(self):
