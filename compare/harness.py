@@ -46,11 +46,13 @@ def check_gradients(config, network=None, data=None, print_=print):
     """The gradient check alone; returns the report (verdict and gradient rows)."""
     where, data, network, model, plan = prepare(config, network, data)
     tolerances = TOLERANCES[config.dtype]
-    rows = gradient_check(network, model, config.loss, keras_loss(config.loss), *first_batch(data, plan), tolerances)
+    x0, y0 = first_batch(data, plan)
+    rows = gradient_check(network, model, config.loss, keras_loss(config.loss), x0, y0, tolerances)
     print_(f"{network} on {data.name}, Keras on {where}")
     print_(reporting.gradient_table(rows, tolerances))
     ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
-    return {"config": config.as_dict(), "device": where, "gradients": {"layers": rows},
+    print_(f"verdict: {'match' if ok else 'mismatch'} (gradients at step 0, a batch of {len(x0)})")
+    return {"config": config.as_dict(), "device": where, "gradients": {"batch_size": len(x0), "layers": rows},
             "verdict": "match" if ok else "mismatch"}
 
 

@@ -42,6 +42,7 @@ def train_step(network, x, y, loss, optimizer, labels=None):
     Backprop runs on eta * C, so its gradients are already the steps eta * dC/dw that SGD takes.
     `labels` (labels_of(y)) may be passed in when known, to save recomputing them.
     """
+    loss = losses_module.get(loss)
     steps_w, steps_b, zs, activations = network.backprop(x, y, loss, scale=optimizer.learning_rate)
     cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
     correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)

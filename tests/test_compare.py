@@ -106,3 +106,14 @@ def test_matrix_of_settings_matches(tmp_path, dataset, hidden, activation, loss,
     report = run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None)
     assert report["verdict"] == "match", (report["first_divergence"], report["gradients"]["layers"])
     assert len(report["steps"]["keras_loss"]) == epochs * -(-len(config.load_dataset().x_train) // batch_size)
+
+
+def test_gradcheck_subcommand(run, tmp_path):
+    result = run("compare", "gradcheck", "--activation", "relu", "--hidden", "16,8", "--json", str(tmp_path / "g.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "verdict: match" in result.stdout
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert [r["name"] for r in report["gradients"]["layers"]] == [
+        f"dense_{i}/{k}" for i in (1, 2, 3) for k in ("kernel", "bias")]
+    assert all(r["scratch_vs_keras_rel"] <= 1e-13 and r["scratch_vs_fd_rel"] <= 1e-6
+               for r in report["gradients"]["layers"])
