@@ -1,25 +1,11 @@
-"""Gradients three ways for one mini-batch: scratch backprop, Keras (tf.GradientTape), finite differences.
-
-    relative error(a, b) = ||a - b|| / (||a|| + ||b||)   (0 when both are 0), per weight or bias tensor.
-
-Central differences dC/dp ~ (C(p + eps) - C(p - eps)) / (2 eps) run on a float64 copy of the scratch
-network. An entry whose +-eps nudge flips a ReLU or step unit (or the cross-entropy clip) is a kink:
-the difference quotient means nothing there, so it is counted, not judged.
-"""
+"""Gradients three ways for one mini-batch: scratch backprop, Keras (tf.GradientTape), finite differences
+(see finite_differences.py), compared per weight or bias tensor by their relative error."""
 import numpy as np
 import tensorflow as tf
 
 from scratch import losses as scratch_losses
-from scratch.losses import EPSILON as CLIP
-from scratch.network import Network
 
-from .tolerances import FD_EPSILON
-
-
-def relative_error(a, b, floor=0.0):
-    """||a - b|| / max(||a|| + ||b||, floor); 0 when both are zero."""
-    scale = max(np.linalg.norm(a) + np.linalg.norm(b), floor)
-    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+from .finite_differences import fd_noise_floor, finite_differences, relative_error
 
 
 def keras_gradients(model, loss_fn, x, y):
@@ -32,49 +18,6 @@ def keras_gradients(model, loss_fn, x, y):
         return tape.gradient(loss, model.trainable_weights)
 
     return [g.numpy() for g in gradients(tf.constant(x), tf.constant(y))]
-
-
-def float64_copy(network):
-    copy = Network(network.sizes, [f.name for f in network.activations], dtype="float64")
-    copy.set_parameters(network.get_parameters())
-    return copy
-
-
-def cost_and_kinks(network, x, y, loss):
-    """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, the clip for BCE."""
-    zs, activations = network.forward(x)
-    cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
-    sides = [z > 0 for z, f in zip(zs, network.activations) if f.has_kink]
-    if loss.name == "binary_crossentropy" and network.activations[-1].name != "sigmoid":
-        sides += [activations[-1] < CLIP, activations[-1] > 1 - CLIP]
-    return cost, sides
-
-
-def finite_differences(network, x, y, loss, eps=FD_EPSILON):
-    """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64."""
-    net = float64_copy(network)
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    grads, kinks = [], []
-    for p in (q for pair in zip(net.weights, net.biases) for q in pair):
-        g, kink = np.zeros_like(p), np.zeros(p.shape, bool)
-        for i in np.ndindex(p.shape):
-            saved = p[i]
-            p[i] = saved + eps
-            plus, plus_side = cost_and_kinks(net, x, y, loss)
-            p[i] = saved - eps
-            minus, minus_side = cost_and_kinks(net, x, y, loss)
-            p[i] = saved
-            g[i] = (plus - minus) / (2 * eps)
-            kink[i] = any((a != b).any() for a, b in zip(plus_side, minus_side))
-        grads.append(g)
-        kinks.append(kink)
-    return grads, kinks
-
-
-def fd_noise_floor(size, cost, eps=FD_EPSILON):
-    """The gradient norm below which finite differences' own round-off (~1e-16 |C| / eps per entry)
-    would count as a 1e-6 relative error: such tensors are judged against this floor instead."""
-    return np.sqrt(size) * 1e-16 * max(1.0, abs(cost)) / eps / 1e-6
 
 
 def gradient_check(network, model, loss, keras_loss_fn, x, y, tolerances):
