@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.special import expit
 
 
 def step(z):
@@ -22,17 +23,23 @@ def step_prime(z, a):
     return np.zeros_like(z)
 
 
-EXP_LIMIT = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}  # exp overflows just above these
+EXPIT_MAX_SIZE = 800  # up to about this many numbers, one call of scipy's expit beats NumPy's four
 
 
 def sigmoid(z):
-    """sigma(z) = 1 / (1 + exp(-z)). Where -z is so large that exp(-z) would overflow, it is capped
-    (sigma is below 1e-307 there, 1e-38 in float32), so no warning and no inf arise."""
+    """sigma(z) = 1 / (1 + exp(-z)), finite and silent for any z, accurate to an ulp or two.
+
+    Where -z is so large that exp(-z) overflows to inf, sigma(z) = 1 / inf = 0, as it should be.
+    A small array (one mini-batch of 10, say) goes to scipy's expit, which is this formula in one
+    call; a large one to NumPy's vectorized exp, four times faster per number but four calls.
+    """
+    if z.size <= EXPIT_MAX_SIZE:
+        return expit(z)
     t = np.negative(z)
-    np.minimum(t, EXP_LIMIT.get(t.dtype, 88.0), out=t)
-    np.exp(t, out=t)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
     t += 1
-    return np.reciprocal(t, out=t)
+    return np.divide(1, t, out=t)
 
 
 def sigmoid_prime(z, a):
@@ -99,7 +106,9 @@ class Activation:
         """dC/dz from dC/da: elementwise grad_a * f'(z), or the Jacobian product for softmax."""
         if self._backward is not None:
             return self._backward(z, a, grad_a)
-        return grad_a * self.prime(z, a)
+        d = self.prime(z, a)  # a new array, so it can take the product in place
+        d *= grad_a
+        return d
 
 
 ACTIVATIONS = {

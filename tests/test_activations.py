@@ -1,3 +1,4 @@
+import math
 import warnings
 
 import numpy as np
@@ -18,9 +19,14 @@ def test_derivative_matches_finite_differences(name):
     np.testing.assert_allclose(f.prime(z, f(z)), numeric, rtol=1e-7, atol=1e-9)
 
 
-def test_sigmoid_matches_its_definition():
-    z = np.linspace(-30, 30, 1001)
-    np.testing.assert_allclose(activations.sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-14, atol=1e-16)
+@pytest.mark.parametrize("size", [10, 5000])  # scipy's expit takes small arrays, NumPy's exp large ones
+@pytest.mark.parametrize("dtype, lowest, rtol", [(np.float64, -700, 5e-16), (np.float32, -80, 2.4e-7)])
+def test_sigmoid_is_accurate_to_an_ulp_or_two(size, dtype, lowest, rtol):
+    z = np.linspace(lowest, 40, size).astype(dtype)
+    exact = np.array([1 / (1 + math.exp(-v)) for v in z.tolist()])  # libm's exp on Python floats
+    a = activations.sigmoid(z)
+    assert a.dtype == dtype
+    np.testing.assert_allclose(a, exact, rtol=rtol, atol=0)
 
 
 def test_relu_derivative_at_zero_is_zero_as_in_tensorflow():
@@ -40,9 +46,10 @@ def test_softmax_backward_is_the_jacobian_product():
 
 @pytest.mark.parametrize("name", list(activations.ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_and_silent_at_large_inputs(name, dtype):
+@pytest.mark.parametrize("rows", [1, 1000])
+def test_finite_and_silent_at_large_inputs(name, dtype, rows):
     f = activations.get(name)
-    z = np.array([[-1000.0, 0.0, 1000.0]], dtype=dtype)
+    z = np.tile(np.array([[-1000.0, 0.0, 1000.0]], dtype=dtype), (rows, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a = f(z)
