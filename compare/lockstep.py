@@ -39,7 +39,7 @@ class Lockstep(keras.callbacks.Callback):
             self.compare_step(batch, scratch_loss, float(logs["loss"]))
 
     def compare_step(self, batch, scratch_loss, keras_running_loss):
-        size = len(range(self.runner.plan.n)[self.runner.slices[batch]])
+        size = len(self.runner.batches[batch][1])
         running = keras_running_loss * (self.seen + size)  # Keras logs the epoch's running mean
         keras_loss = (running - self.keras_total) / size
         self.seen, self.keras_total = self.seen + size, running

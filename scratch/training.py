@@ -76,23 +76,23 @@ class EpochRunner:
         self.x, self.y = check_targets(network, x, y)
         self.validation_data = None if validation_data is None else \
             check_targets(network, *validation_data, what="validation")
-        self.slices = plan.slices()
 
     def start_epoch(self, epoch):
-        """Shuffle by the plan's permutation for this epoch (0-based)."""
+        """Shuffle by the plan's permutation for this epoch (0-based) and cut it into mini-batches."""
         order = self.plan.permutation(epoch)
-        self.epoch, self.xs, self.ys = epoch, self.x[order], self.y[order]
-        self.labels = labels_of(self.ys)
+        xs, ys = self.x[order], self.y[order]
+        labels = labels_of(ys)
+        self.epoch = epoch
+        self.batches = [(xs[s], ys[s], labels[s]) for s in self.plan.slices()]  # views, not copies
         self.total_cost = self.total_correct = 0.0
 
     def step(self, k):
         """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""
-        batch = self.slices[k]
-        xb, yb = self.xs[batch], self.ys[batch]
-        cost, correct = train_step(self.network, xb, yb, self.loss, self.optimizer, self.labels[batch])
-        self.total_cost += cost * len(yb)
+        x, y, labels = self.batches[k]
+        cost, correct = train_step(self.network, x, y, self.loss, self.optimizer, labels)
+        self.total_cost += cost * len(y)
         self.total_correct += correct
-        return cost, correct / len(yb)
+        return cost, correct / len(y)
 
     def end_epoch(self):
         """This epoch's history entry (see `fit`)."""
