@@ -1,17 +1,20 @@
 """Training throughput: the scratch network against the per-example textbook loop and Keras.
 
-    python benchmarks/bench_training.py [--quick] [--json out.json]
+    python benchmarks/bench_training.py [--quick] [--json out.json] [--only TEXT]
 
 Workloads: digits 64-30-10 at batch 10; synthetic 60000x784, 784-30-10 at batch 10; synthetic
 784-100-10 at batch 100 and 1000. Each implementation trains the same sigmoid network with the
-quadratic cost and plain SGD for a fixed number of steps; repeats are interleaved (every
-implementation once, then again) so a noisy neighbour hurts all alike. Reported: samples per second
+quadratic cost and plain SGD; one sample times enough calls of a fixed number of steps to last
+0.1 s. Repeats are interleaved (every implementation once, then again) so a noisy neighbour hurts
+all alike. Besides scratch, the textbook loop and Keras, `inlined_numpy` is the scratch step written
+out by hand into preallocated buffers: about the best NumPy can do. Reported: samples per second
 (median, min, max), ratios of medians from this run, and the fraction of the BLAS roofline: the
 same run's speed of the step's matrix products alone at the workload's shapes and dtype,
 4 n_in h + 6 h o FLOPs per sample (the input gradient is never needed).
 """
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -22,8 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+from scipy.special import expit  # noqa: E402
 
 from scratch import datasets  # noqa: E402
+from scratch.activations import EXPIT_MAX_SIZE  # noqa: E402
 from scratch.batches import BatchPlan  # noqa: E402
 from scratch.config import Config  # noqa: E402
 from scratch.network import Network  # noqa: E402
@@ -31,6 +36,7 @@ from scratch.optimizers import SGD  # noqa: E402
 from scratch.training import EpochRunner  # noqa: E402
 
 LR = 0.1
+MIN_SAMPLE_S = 0.1  # each timed sample runs at least this long (a tenth of it with --quick)
 
 # name, layer sizes, examples (None: digits), batch size, steps timed, dtype of the Keras rows
 WORKLOADS = [
@@ -74,6 +80,9 @@ def per_example_impl(sizes, x, y, batch, dtype="float64"):
     def sigmoid_prime(z):
         return sigmoid(z) * (1 - sigmoid(z))
 
+    def cost_derivative(output_activations, y):
+        return output_activations - y
+
     def backprop(xi, yi):
         nabla_b = [np.zeros(b.shape) for b in biases]
         nabla_w = [np.zeros(w.shape) for w in weights]
@@ -83,7 +92,7 @@ def per_example_impl(sizes, x, y, batch, dtype="float64"):
             zs.append(z)
             activation = sigmoid(z)
             activations.append(activation)
-        delta = (activations[-1] - yi) * sigmoid_prime(zs[-1])
+        delta = cost_derivative(activations[-1], yi) * sigmoid_prime(zs[-1])
         nabla_b[-1] = delta
         nabla_w[-1] = np.dot(delta, activations[-2].transpose())
         for l in range(2, len(sizes)):
@@ -92,19 +101,72 @@ def per_example_impl(sizes, x, y, batch, dtype="float64"):
             nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
         return nabla_b, nabla_w
 
-    def update_mini_batch(xb, yb):
+    def update_mini_batch(mini_batch):
         nabla_b = [np.zeros(b.shape) for b in biases]
         nabla_w = [np.zeros(w.shape) for w in weights]
-        for xi, yi in zip(xb, yb):
-            delta_nabla_b, delta_nabla_w = backprop(xi.reshape(-1, 1), yi.reshape(-1, 1))
+        for xi, yi in mini_batch:
+            delta_nabla_b, delta_nabla_w = backprop(xi, yi)
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
-        weights[:] = [w - (LR / len(xb)) * nw for w, nw in zip(weights, nabla_w)]
-        biases[:] = [b - (LR / len(xb)) * nb for b, nb in zip(biases, nabla_b)]
+        weights[:] = [w - (LR / len(mini_batch)) * nw for w, nw in zip(weights, nabla_w)]
+        biases[:] = [b - (LR / len(mini_batch)) * nb for b, nb in zip(biases, nabla_b)]
+
+    examples = [(xi.reshape(-1, 1), yi.reshape(-1, 1)) for xi, yi in zip(x, y)]  # as the primer's loader gives them
 
     def run(steps):
         for k in range(steps):
-            update_mini_batch(x[k * batch:(k + 1) * batch], y[k * batch:(k + 1) * batch])
+            update_mini_batch(examples[k * batch:(k + 1) * batch])
+    return run
+
+
+def inlined_impl(sizes, x, y, batch, dtype, network=None):
+    """The scratch step written out by hand: preallocated buffers, every operation in place, no
+    Python layers; the same loss and accuracy per batch. About the best NumPy can do, so that the
+    ratio scratch / inlined shows what the readable code costs. Trains `network` when given."""
+    network = network or Network(sizes, "sigmoid", dtype=dtype)
+    ws, bs = network.weights, network.biases
+    x, y = x.astype(dtype), y.astype(dtype)
+    labels = y.argmax(axis=1)
+    zs, acts, deltas, primes = ([np.empty((batch, n), dtype) for n in sizes[1:]] for _ in range(4))
+    grads = [np.empty_like(p) for p in ws + bs]
+    ones = np.ones(batch, dtype)
+
+    def sigmoid(z, out):  # as scratch's: one scipy call for small arrays, NumPy's exp for large ones
+        if z.size <= EXPIT_MAX_SIZE:
+            return expit(z, out=out)
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1, out=out)
+        np.divide(1, out, out=out)
+
+    def step(xb, yb, labels_b):
+        a = xb
+        for w, b, z, out in zip(ws, bs, zs, acts):
+            np.dot(a, w, out=z)
+            np.add(z, b, out=z)
+            sigmoid(z, out)
+            a = out
+        r = np.subtract(a, yb, out=deltas[-1])
+        cost = float(np.vdot(r, r)) / (2 * batch)
+        correct = np.count_nonzero(a.argmax(axis=1) == labels_b)
+        np.multiply(r, LR / batch, out=r)
+        for l in reversed(range(len(ws))):
+            np.subtract(1, acts[l], out=primes[l])
+            np.multiply(primes[l], acts[l], out=primes[l])
+            np.multiply(deltas[l], primes[l], out=deltas[l])
+            np.dot((xb if l == 0 else acts[l - 1]).T, deltas[l], out=grads[l])
+            np.dot(ones, deltas[l], out=grads[len(ws) + l])
+            if l > 0:
+                np.dot(deltas[l], ws[l].T, out=deltas[l - 1])
+        for p, g in zip(ws + bs, grads):
+            np.subtract(p, g, out=p)
+        return cost, correct
+
+    def run(steps):
+        with np.errstate(over="ignore"):
+            for k in range(steps):
+                batch_k = slice(k * batch, (k + 1) * batch)
+                step(x[batch_k], y[batch_k], labels[batch_k])
     return run
 
 
@@ -182,6 +244,19 @@ def flops_per_sample(sizes):
     return 4 * sizes[0] * sizes[1] + sum(6 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
 
 
+def calls_per_sample(run, steps, min_seconds):
+    """How many run(steps) calls make a sample last min_seconds, as timeit's autorange does: a fast
+    implementation timed for a few milliseconds right after another one measures its cold caches."""
+    start = time.perf_counter()
+    run(steps)
+    return max(1, math.ceil(min_seconds / (time.perf_counter() - start)))
+
+
+def dtype_of(implementation):
+    """'float32' from 'scratch_float32'."""
+    return implementation.rsplit("_", 1)[1]
+
+
 def measure(workload, repeats, quick):
     name, sizes, n, batch, steps, keras_dtype = workload
     steps = max(2, steps // 4) if quick else steps
@@ -190,6 +265,8 @@ def measure(workload, repeats, quick):
         "scratch_float64": scratch_impl(sizes, x, y, batch, "float64"),
         "scratch_float32": scratch_impl(sizes, x, y, batch, "float32"),
         "per_example_loop_float64": per_example_impl(sizes, x, y, batch),
+        "inlined_numpy_float64": inlined_impl(sizes, x, y, batch, "float64"),
+        "inlined_numpy_float32": inlined_impl(sizes, x, y, batch, "float32"),
         f"keras_fit_{keras_dtype}": keras_fit_impl(sizes, x, y, batch, keras_dtype),
         f"keras_fit_steps_per_execution_32_{keras_dtype}": keras_fit_impl(sizes, x, y, batch, keras_dtype, 32),
         f"tf_function_step_{keras_dtype}": tf_function_impl(sizes, x, y, batch, keras_dtype),
@@ -198,17 +275,20 @@ def measure(workload, repeats, quick):
     }
     for run in impls.values():
         run(min(steps, 2))  # warm up: tracing, caches
+    calls = {k: calls_per_sample(run, steps, MIN_SAMPLE_S / (10 if quick else 1)) for k, run in impls.items()}
     samples = {k: [] for k in impls}
     for _ in range(repeats):
         for key, run in impls.items():
             start = time.perf_counter()
-            run(steps)
-            samples[key].append(steps * batch / (time.perf_counter() - start))
+            for _ in range(calls[key]):
+                run(steps)
+            samples[key].append(calls[key] * steps * batch / (time.perf_counter() - start))
     result = {k: {"median": statistics.median(v), "min": min(v), "max": max(v)} for k, v in samples.items()}
     medians = {k: v["median"] for k, v in result.items()}
     ratios = {f"{s} / {o}": medians[s] / medians[o] for s in medians if s.startswith("scratch")
-              for o in medians if not o.startswith(("scratch", "roofline"))}
-    roofline = {k: medians[k] / medians["roofline_" + k.rsplit("_", 1)[1]]
+              for o in medians if not o.startswith(("scratch", "roofline"))
+              and (not o.startswith("inlined") or dtype_of(o) == dtype_of(s))}
+    roofline = {k: medians[k] / medians["roofline_" + dtype_of(k)]
                 for k in medians if not k.startswith("roofline")}
     return {"workload": name, "sizes": sizes, "batch_size": batch, "steps": steps,
             "flops_per_sample": flops_per_sample(sizes), "samples_per_s": result, "ratios": ratios,
@@ -231,6 +311,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a quarter of the steps, 2 repeats: proves it runs")
     parser.add_argument("--json", metavar="PATH", help="write the results here")
     parser.add_argument("--repeats", type=int, help="interleaved repeats (default 5, quick 2)")
+    parser.add_argument("--only", metavar="TEXT", help="run only the workloads whose name contains TEXT, e.g. 'batch 1000'")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 5)
     from threadpoolctl import threadpool_info
@@ -239,7 +320,7 @@ def main():
             for i in threadpool_info() if i["user_api"] == "blas"]
     print(f"NumPy {np.__version__}, BLAS: {'; '.join(blas)}, {os.cpu_count()} CPUs, repeats {repeats}")
     results = []
-    for workload in WORKLOADS:
+    for workload in [w for w in WORKLOADS if args.only is None or args.only in w[0]]:
         results.append(measure(workload, repeats, args.quick))
         print_result(results[-1])
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,9 +1,17 @@
 """The benchmark runs and reports what it promises (speed itself is not asserted: machines are noisy)."""
 import json
+import os
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 from conftest import ROOT
+
+from scratch.batches import BatchPlan
+from scratch.network import Network
+from scratch.optimizers import SGD
+from scratch.training import EpochRunner
 
 
 def test_benchmark_quick_run_writes_its_json(tmp_path):
@@ -15,7 +23,8 @@ def test_benchmark_quick_run_writes_its_json(tmp_path):
     assert len(report["workloads"]) == 4 and report["peak_rss_mb"] > 0
     for workload in report["workloads"]:
         speeds = workload["samples_per_s"]
-        assert {"scratch_float64", "scratch_float32", "per_example_loop_float64"} <= set(speeds)
+        assert {"scratch_float64", "scratch_float32", "per_example_loop_float64", "inlined_numpy_float64",
+                "inlined_numpy_float32"} <= set(speeds)
         assert any(k.startswith("keras_fit_steps_per_execution") for k in speeds)
         assert any(k.startswith("tf_function_step") for k in speeds)
         for v in speeds.values():
@@ -23,3 +32,21 @@ def test_benchmark_quick_run_writes_its_json(tmp_path):
         assert 0 < workload["roofline_fraction"]["scratch_float32"]
         assert workload["ratios"]
     assert "samples/s median" in result.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_inlined_step_is_the_scratch_step(dtype):
+    """The benchmark's hand-inlined row times the same arithmetic as scratch: equal weights after 30 steps."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import bench_training
+
+    x, y = bench_training.workload_data([64, 30, 10], None)
+    order = BatchPlan(len(x), 10).permutation(0)
+    inlined, scratch = Network([64, 30, 10], "sigmoid", dtype=dtype), Network([64, 30, 10], "sigmoid", dtype=dtype)
+    bench_training.inlined_impl([64, 30, 10], x[order], y[order], 10, dtype, network=inlined)(30)
+    runner = EpochRunner(scratch, x, y, "quadratic", SGD(bench_training.LR), BatchPlan(len(x), 10))
+    runner.start_epoch(0)
+    for k in range(30):
+        runner.step(k)
+    for a, b in zip(inlined.parameters(), scratch.parameters()):
+        np.testing.assert_array_equal(a, b)
