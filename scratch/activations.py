@@ -95,7 +95,7 @@ class Activation:
 
     name: str
     f: Callable
-    prime: Callable | None  # f'(z, a) for elementwise activations; None for softmax
+    prime: Callable | None  # f'(z, a), a new array, for elementwise activations; None for softmax
     has_kink: bool = False  # finite differences are meaningless across a kink at z = 0
     _backward: Callable | None = None
 
