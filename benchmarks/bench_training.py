@@ -133,11 +133,12 @@ def inlined_impl(sizes, x, y, batch, dtype, network=None):
 
     def sigmoid(z, out):  # as scratch's: one scipy call for small arrays, NumPy's exp for large ones
         if z.size <= EXPIT_MAX_SIZE:
-            return expit(z, out=out)
-        np.negative(z, out=out)
-        np.exp(out, out=out)
-        np.add(out, 1, out=out)
-        np.divide(1, out, out=out)
+            expit(z, out=out)
+        else:
+            np.negative(z, out=out)
+            np.exp(out, out=out)
+            np.add(out, 1, out=out)
+            np.divide(1, out, out=out)
 
     def step(xb, yb, labels_b):
         a = xb
@@ -313,6 +314,11 @@ def main():
     parser.add_argument("--repeats", type=int, help="interleaved repeats (default 5, quick 2)")
     parser.add_argument("--only", metavar="TEXT", help="run only the workloads whose name contains TEXT, e.g. 'batch 1000'")
     args = parser.parse_args()
+    workloads = [w for w in WORKLOADS if args.only is None or args.only in w[0]]
+    if not workloads:
+        print(f"error: no workload name contains {args.only!r}; the names are: {'; '.join(w[0] for w in WORKLOADS)}",
+              file=sys.stderr)
+        sys.exit(2)
     repeats = args.repeats or (2 if args.quick else 5)
     from threadpoolctl import threadpool_info
 
@@ -320,7 +326,7 @@ def main():
             for i in threadpool_info() if i["user_api"] == "blas"]
     print(f"NumPy {np.__version__}, BLAS: {'; '.join(blas)}, {os.cpu_count()} CPUs, repeats {repeats}")
     results = []
-    for workload in [w for w in WORKLOADS if args.only is None or args.only in w[0]]:
+    for workload in workloads:
         results.append(measure(workload, repeats, args.quick))
         print_result(results[-1])
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
