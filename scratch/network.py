@@ -94,7 +94,7 @@ class Network:
         loss = losses_module.get(loss)
         zs, activations = self.forward(x)
         delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1], scale)  # BP1
-        layers = len(self.weights)
+        layers = self.num_layers
         nabla_w, nabla_b = [None] * layers, [None] * layers
         ones = ones_vector(len(x), self.dtype)
         for l in reversed(range(layers)):

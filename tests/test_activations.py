@@ -19,7 +19,7 @@ def test_derivative_matches_finite_differences(name):
     np.testing.assert_allclose(f.prime(z, f(z)), numeric, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("size", [10, 5000])  # scipy's expit takes small arrays, NumPy's exp large ones
+@pytest.mark.parametrize("size", [10, activations.EXPIT_MAX_SIZE, activations.EXPIT_MAX_SIZE + 1, 5000])  # both paths
 @pytest.mark.parametrize("dtype, lowest, rtol", [(np.float64, -700, 5e-16), (np.float32, -80, 2.4e-7)])
 def test_sigmoid_is_accurate_to_an_ulp_or_two(size, dtype, lowest, rtol):
     z = np.linspace(lowest, 40, size).astype(dtype)
