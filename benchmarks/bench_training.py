@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
+from keras_impl import native_logs  # noqa: E402
 from scratch import datasets  # noqa: E402
 from scratch.activations import EXPIT_MAX_SIZE  # noqa: E402
 from scratch.batches import BatchPlan  # noqa: E402
@@ -37,6 +38,7 @@ from scratch.training import EpochRunner  # noqa: E402
 
 LR = 0.1
 MIN_SAMPLE_S = 0.1  # each timed sample runs at least this long (a tenth of it with --quick)
+QUICK_EXAMPLES = 8000  # --quick draws this many synthetic examples, not 60000: enough for its steps
 
 # name, layer sizes, examples (None: digits), batch size, steps timed, dtype of the Keras rows
 WORKLOADS = [
@@ -261,7 +263,7 @@ def dtype_of(implementation):
 def measure(workload, repeats, quick):
     name, sizes, n, batch, steps, keras_dtype = workload
     steps = max(2, steps // 4) if quick else steps
-    x, y = workload_data(sizes, n)
+    x, y = workload_data(sizes, min(n, QUICK_EXAMPLES) if quick and n else n)
     impls = {
         "scratch_float64": scratch_impl(sizes, x, y, batch, "float64"),
         "scratch_float32": scratch_impl(sizes, x, y, batch, "float32"),
@@ -309,7 +311,8 @@ def print_result(r):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a quarter of the steps, 2 repeats: proves it runs")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a quarter of the steps, {QUICK_EXAMPLES} examples, 2 repeats: proves it runs")
     parser.add_argument("--json", metavar="PATH", help="write the results here")
     parser.add_argument("--repeats", type=int, help="interleaved repeats (default 5, quick 2)")
     parser.add_argument("--only", metavar="TEXT", help="run only the workloads whose name contains TEXT, e.g. 'batch 1000'")
@@ -320,6 +323,7 @@ def main():
               file=sys.stderr)
         sys.exit(2)
     repeats = args.repeats or (2 if args.quick else 5)
+    native_logs.quiet()  # TensorFlow's own log lines off stderr
     from threadpoolctl import threadpool_info
 
     blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"

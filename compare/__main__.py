@@ -2,23 +2,38 @@
 they agree. With no subcommand it runs `run` with the primer's recipe.
 
 Exit codes: 0 the twins agree within tolerance, 1 they disagree or training diverged (the report
-says where), 2 bad input, 130 interrupted (Ctrl-C; the partial report is written).
+says where), 2 bad input, 130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
 """
-import os
+import argparse
 import sys
 
-from keras_impl import check_activations
-from keras_impl.__main__ import add_run_arguments
+from keras_impl import check_activations, native_logs
+from keras_impl.__main__ import add_run_arguments, add_verbose_argument
 from keras_impl.runs import new_run_dir
+from .interrupts import exit_code, signal_name, sigterm_interrupts
 from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+class CompareParser(ArgumentParser):
+    """The top-level help goes on with the flags of `run`, which is what runs without a subcommand."""
+
+    def format_help(self):
+        return (super().format_help() + "\nWithout a subcommand `run` runs; its flags (gradcheck takes the "
+                "same, less --logdir and --name):\n\n" + self.run_parser.format_help())
+
+
+def port_number(text):
+    """--port: an integer in 1..65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, got {text!r}; leave --port out to take a free one")
+    return int(text)
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python -m compare", description=__doc__)
+    parser = CompareParser(prog="python -m compare", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck,view}")
     run = sub.add_parser("run", help="train both twins in lockstep and compare (the default)")
     gradcheck = sub.add_parser("gradcheck", help="compare step 0's gradients only")
@@ -27,11 +42,15 @@ def build_parser():
         add_config_arguments(p)
         p.add_argument("--json", metavar="PATH", help="also write the machine-readable report here")
     add_run_arguments(run)
-    view = sub.add_parser("view", help="start TensorBoard on the runs (Ctrl-C stops it), or save a screenshot")
+    for p in (run, gradcheck):
+        add_verbose_argument(p)
+    parser.run_parser = run
+    view = sub.add_parser("view", help="start TensorBoard on the latest run (Ctrl-C stops it), or save a screenshot")
     view.error = parser.error
-    view.add_argument("run", nargs="?", help="one run folder under --logdir (default: all runs)")
+    view.add_argument("run", nargs="?", help="one run folder under --logdir (default: the most recent run)")
+    view.add_argument("--all", action="store_true", help="every run under --logdir")
     view.add_argument("--logdir", default="runs", help="the runs folder (default: %(default)s)")
-    view.add_argument("--port", type=int, help="TensorBoard's port on 127.0.0.1 (default: a free one)")
+    view.add_argument("--port", type=port_number, help="TensorBoard's port on 127.0.0.1 (default: a free one)")
     view.add_argument("--screenshot", metavar="PATH", help="save a PNG of the epoch_loss chart and exit")
     return parser
 
@@ -43,14 +62,18 @@ def main(argv=None):
     if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
+    sigterm_interrupts()
     if args.command == "view":
-        from .view import view
+        from .view import view, view_folder
 
+        folder = view_folder(args.logdir, args.run, args.all)
         try:
-            view(os.path.join(args.logdir, args.run) if args.run else args.logdir, args.port, args.screenshot)
+            view(folder, args.port, args.screenshot)
         except (TimeoutError, RuntimeError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(1)
+        except KeyboardInterrupt as e:
+            sys.exit(exit_code(signal_name(e)))
         return
     config = config_from_args(args)
     from . import report as reporting
@@ -61,6 +84,7 @@ def main(argv=None):
     check_activations([config.activation, config.output_activation])
     if args.command == "run":
         run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+    native_logs.quiet(args.verbose)
     with stopwatch.part("importing TensorFlow"):
         from .harness import check_gradients, run_comparison
 
@@ -73,7 +97,7 @@ def main(argv=None):
     if args.json:
         reporting.write_json(result, args.json)
     if result.get("interrupted"):
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(exit_code(result["interrupted_by"]))
     sys.exit(0 if result["verdict"] == "match" else 1)
 
 

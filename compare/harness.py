@@ -13,6 +13,7 @@ from scratch.training import EpochRunner
 
 from . import report as reporting
 from .gradcheck import gradient_check
+from .interrupts import signal_name
 from .lockstep import Lockstep
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
@@ -92,14 +93,14 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
     inside_fit = ("scratch", "comparing", "TensorBoard")
     already = {name: stopwatch.seconds[name] for name in inside_fit}
-    interrupted = False
+    interrupted_by = None
     try:
         with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN is caught by loss
             fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
                           callbacks=[lockstep, keras_board], verbose=0)
-    except KeyboardInterrupt:
-        interrupted = True
-        print_("Interrupted: writing the partial report.")
+    except KeyboardInterrupt as e:
+        interrupted_by = signal_name(e)
+        print_(f"Interrupted ({interrupted_by}): writing the partial report.")
     finally:
         stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - already[n] for n in inside_fit)
         with stopwatch.part("TensorBoard"):
@@ -117,7 +118,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
         "non_finite": lockstep.non_finite,
         "verdict": "match" if gradients_ok and lockstep.first_divergence is None and lockstep.non_finite is None
         else "mismatch",
-        "interrupted": interrupted,
+        "interrupted": interrupted_by is not None, "interrupted_by": interrupted_by,
         "scratch_weights_sha256": weights_digest(network),
         "logdir": run_dir,
     }

@@ -71,30 +71,57 @@ def write_json(report, path):
         json.dump(json_safe(report), f, indent=1)
 
 
+COST_NAMES = {"quadratic": "quadratic cost", "mse": "mean squared error", "binary_crossentropy": "binary cross-entropy"}
+
+
 def plot(report, path):
-    """Both twins' training and validation loss per epoch, and |delta| on a log axis."""
+    """Both twins' training and validation loss per epoch, and their differences on a log axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [e["epoch"] for e in report["epochs"]]
     fig, (curves, gaps) = plt.subplots(1, 2, figsize=(11, 4))
     for side, style in (("scratch", "-"), ("keras", "--")):
-        for key in ("loss", "val_loss"):
+        for key, color in (("loss", "C0"), ("val_loss", "C1")):
             values = [e[side].get(key, np.nan) for e in report["epochs"]]
-            curves.plot(epochs, values, style, label=f"{side} {key}")
-    curves.set(xlabel="epoch", ylabel=report["config"]["loss"], title="Training curves (they should coincide)")
+            curves.plot(epochs, values, style, color=color, marker="." if len(epochs) < 10 else None,
+                        label=f"{side} {key}")
+    loss = report["config"]["loss"]
+    curves.set(xlabel="epoch", ylabel=f"loss ({COST_NAMES.get(loss, loss)})",
+               title="Training curves (they should coincide)")
     curves.legend()
-    tiny = 1e-18  # so that exact agreement still shows on a log axis
-    gaps.semilogy(epochs, [abs(e["scratch"]["loss"] - e["keras"]["loss"]) + tiny for e in report["epochs"]],
-                  label="|d loss|")
-    gaps.semilogy(epochs, [e["max_abs_weight_diff"] + tiny for e in report["epochs"]], label="max |d w|")
-    gaps.set(xlabel="epoch", title="Scratch vs Keras")
-    gaps.legend()
+    plot_differences(gaps, report, epochs)
+    for axes in (curves, gaps):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_differences(axes, report, epochs):
+    """|d loss| and max |d w| per epoch on a log axis, the weight tolerance, exact zeros as marks on
+    the bottom edge (a log axis has no 0), and the epoch where agreement was first lost."""
+    series = {"|d loss|": [abs(e["scratch"]["loss"] - e["keras"]["loss"]) for e in report["epochs"]],
+              "max |d w|": [e["max_abs_weight_diff"] for e in report["epochs"]]}
+    bottom_edge = axes.get_xaxis_transform()  # x in epochs, y as a fraction of the axes' height
+    for (label, values), color in zip(series.items(), ("C0", "C1")):
+        axes.semilogy(epochs, [v if v > 0 else np.nan for v in values], ".-", color=color, label=label)
+        zeros = [x for x, v in zip(epochs, values) if v == 0]
+        if zeros:
+            axes.plot(zeros, [0.03] * len(zeros), "v", color=color, transform=bottom_edge,
+                      label=f"{label} exactly 0")
+    tolerance = report.get("tolerances", {}).get("weight_abs")
+    if tolerance:
+        axes.axhline(tolerance, color="red", linestyle=":", label=f"weight tolerance {tolerance:g} x max(1, |w|)")
+    where = report.get("first_divergence")
+    if where:
+        axes.axvline(where["epoch"], color="black", linestyle="--",
+                     label=f"agreement first lost: step {where['step']}, {where['tensor']}")
+    axes.set(xlabel="epoch", ylabel="|scratch - keras| (log scale)", title="Scratch vs Keras")
+    axes.legend(fontsize="small", loc="center right")
 
 
 def check_writable(path):

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from keras_impl.twin import MODEL_NAME
+
 
 def scalar(tag, value, step=None):
     """tf.summary.scalar of a float64, so a value beyond float32's range is stored as inf, not refused."""
@@ -30,18 +32,20 @@ class ComparisonLogs:
             hparams_api.hparams(settings, trial_id=os.path.basename(run_dir))
 
     def log_epoch(self, epoch, scratch_logs, keras_logs, weight_diffs, network):
-        """The scratch side's epoch summaries (as Keras names them) and the epoch's agreement."""
-        with self.writers["train"].as_default(step=epoch):
+        """The scratch side's epoch summaries (with Keras's tags) and the epoch's agreement, at
+        step epoch + 1 (as PlanTensorBoard logs Keras's), the epoch number the CLIs print."""
+        step = epoch + 1
+        with self.writers["train"].as_default(step=step):
             scalar("epoch_loss", scratch_logs["loss"])
             scalar("epoch_accuracy", scratch_logs["accuracy"])
             scalar("epoch_learning_rate", self.learning_rate)
             for name, p in zip(network.parameter_names(), network.get_parameters()):
-                tf.summary.histogram(f"{name}/histogram", p)
+                tf.summary.histogram(f"{MODEL_NAME}/{name}/histogram", p)  # Keras's tag: the weight's path
         if "val_loss" in scratch_logs:
-            with self.writers["validation"].as_default(step=epoch):
+            with self.writers["validation"].as_default(step=step):
                 scalar("epoch_loss", scratch_logs["val_loss"])
                 scalar("epoch_accuracy", scratch_logs["val_accuracy"])
-        with self.writers["agreement"].as_default(step=epoch):
+        with self.writers["agreement"].as_default(step=step):
             for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
                 if key in keras_logs:
                     scalar(f"abs_delta_{key}", abs(scratch_logs[key] - keras_logs[key]))

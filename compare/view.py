@@ -1,4 +1,5 @@
-"""`python -m compare view [RUN]`: TensorBoard on the runs folder (or one run), on loopback.
+"""`python -m compare view [RUN]`: TensorBoard on one run (the most recent by default) or on every
+run (--all), on loopback.
 
 TensorBoard runs as a child process in its own session, so stopping it (Ctrl-C, an error, the end
 of a screenshot) takes all of it down. The screenshot is made by the system's headless Chromium,
@@ -15,6 +16,8 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+
+from .interrupts import Terminated
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -136,6 +139,12 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S):
         return legend
     finally:
         driver.quit()
+        for pid in wait_until_gone(profile):  # a browser process that would not go: end it
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_until_gone(profile, timeout=5)
         shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -150,10 +159,49 @@ def comparison_runs(folder):
     return sorted(found)
 
 
+def latest_run(logdir):
+    """The run folder under `logdir` changed most recently (a run's report is written last)."""
+    runs = [e for e in os.scandir(logdir) if e.is_dir() and comparison_runs(e.path)]
+    if not runs:
+        raise ValueError(f"{logdir} holds no comparison runs: run `python -m compare --logdir {logdir}` first")
+    return max(runs, key=lambda e: e.stat().st_mtime).path
+
+
+def view_folder(logdir, run=None, every_run=False):
+    """What `view` serves: logdir/run, every run under logdir, or the most recent one."""
+    if run and every_run:
+        raise ValueError("give a run or --all, not both")
+    if not os.path.isdir(logdir):
+        raise ValueError(f"no run folder {logdir}: run `python -m compare` first, or pass --logdir")
+    if every_run:
+        return logdir
+    return os.path.join(logdir, run) if run else latest_run(logdir)
+
+
+def processes_using(text):
+    """Process ids whose command line contains `text`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return [p for p in found if p != os.getpid()]
+
+
+def wait_until_gone(text, timeout=15):
+    """Wait until no process's command line contains `text`; returns those still there at the
+    timeout (driver.quit() returns before Chromium's child processes have exited)."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_using(text)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
 def view(folder, port=None, screenshot_path=None, print_=print):
     """Serve `folder` with TensorBoard; with `screenshot_path`, save the loss chart and return."""
-    if port is not None and not 1 <= port <= 65535:
-        raise ValueError(f"port must be between 1 and 65535, got {port}; leave --port out to take a free one")
     if not os.path.isdir(folder):
         raise ValueError(f"no run folder {folder}: run `python -m compare` first, or pass an existing run")
     runs = comparison_runs(folder)
@@ -174,8 +222,17 @@ def view(folder, port=None, screenshot_path=None, print_=print):
             screenshot(chart_url(server.url), screenshot_path, runs)
             print_(f"Screenshot of the epoch_loss chart: {screenshot_path}")
             return
+        serve(server, print_)
+
+
+def serve(server, print_=print):
+    """Wait until TensorBoard exits or Ctrl-C stops it (then return; the caller stops the server).
+    SIGTERM (compare.interrupts) is raised on, for exit code 143."""
+    try:
         print_("Press Ctrl-C to stop.")
-        try:
-            server.process.wait()
-        except KeyboardInterrupt:
-            print_("\nStopping TensorBoard.")
+        sys.stdout.flush()
+        server.process.wait()
+    except KeyboardInterrupt as e:
+        print_("\nStopping TensorBoard.")
+        if isinstance(e, Terminated):
+            raise

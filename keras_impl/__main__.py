@@ -3,7 +3,7 @@
 Same flags and defaults as `python -m scratch`; logs to TensorBoard under --logdir/--name/keras.
 """
 from scratch.batches import BatchPlan
-from . import check_activations
+from . import check_activations, native_logs
 from .runs import new_run_dir
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
@@ -15,11 +15,16 @@ def add_run_arguments(parser):
     parser.add_argument("--name", help="this run's folder under --logdir (default: a new timestamped name)")
 
 
+def add_verbose_argument(parser):
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines on stderr")
+
+
 @bad_input_exits_2
 def main(argv=None):
     parser = ArgumentParser(prog="python -m keras_impl", description=__doc__)
     add_config_arguments(parser)
     add_run_arguments(parser)
+    add_verbose_argument(parser)
     args = parser.parse_args(argv)
     config = config_from_args(args)
     data = config.load_dataset()
@@ -27,6 +32,7 @@ def main(argv=None):
     check_activations([config.activation, config.output_activation])
     run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
 
+    native_logs.quiet(args.verbose)
     from . import device  # importing TensorFlow takes seconds: only once the input is known good
     from .training import PlanTensorBoard, fit_with_plan
     from .twin import build_twin

@@ -21,7 +21,8 @@ class PlanProgbar(keras.callbacks.ProgbarLogger):
 
 class PlanTensorBoard(keras.callbacks.TensorBoard):
     """keras.callbacks.TensorBoard keeping one writer (one event file) per folder across the
-    per-epoch fit calls; the stock callback opens new ones in every call."""
+    per-epoch fit calls (the stock callback opens new ones in every call), logging epoch e (from 0)
+    at step e + 1."""
 
     def set_model(self, model):
         if getattr(self, "_model", None) is not model:  # later fit calls: keep the open writers
@@ -34,8 +35,9 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        # float64 values convert without that overflow error (TensorBoard stores them as float32)
-        super().on_epoch_end(epoch, {k: np.float64(v) for k, v in (logs or {}).items()})
+        # Logged at step epoch + 1, so TensorBoard's x axis counts epochs 1, 2, ... as the CLIs print.
+        # float64 values convert without that overflow error (TensorBoard stores them as float32).
+        super().on_epoch_end(epoch + 1, {k: np.float64(v) for k, v in (logs or {}).items()})
 
     def on_train_end(self, logs=None):
         pass  # the stock callback closes its writers here; `close` does it once, at the end

@@ -10,6 +10,8 @@ from scratch import losses as scratch_losses
 
 from . import check_activations
 
+MODEL_NAME = "twin"  # Keras tags weight histograms with the weight's path: twin/dense_1/kernel/histogram
+
 
 class QuadraticCost(keras.losses.Loss):
     """The primer's cost C = 1/(2n) sum_x ||y(x) - a||^2: per example 1/2 ||y - a||^2, which
@@ -40,7 +42,7 @@ def build_model(network):
     layers = [keras.Input(shape=(network.sizes[0],))]
     layers += [keras.layers.Dense(n, activation=f.name, name=f"dense_{i + 1}")
                for i, (n, f) in enumerate(zip(network.sizes[1:], network.activations))]
-    model = keras.Sequential(layers, name="keras_twin")
+    model = keras.Sequential(layers, name=MODEL_NAME)
     model.set_weights(network.get_parameters())
     return model
 

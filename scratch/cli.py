@@ -7,7 +7,9 @@ import functools
 import sys
 
 from . import activations, datasets, losses
-from .config import Config
+from dataclasses import fields
+
+from .config import RECIPES, Config
 from .initializers import INITIALIZERS
 
 EXIT_BAD_INPUT = 2
@@ -33,16 +35,24 @@ def parse_hidden(text):
     return sizes
 
 
+def recipe_default(setting, shown=str):
+    """'default: 3.0; xor and vacation: 5.0': the primer's default and the truth tables' own."""
+    tables = [name for name, recipe in RECIPES.items() if setting in recipe]
+    own = f"; {' and '.join(tables)}: {shown(RECIPES[tables[0]][setting])}" if tables else ""
+    return f"default: {shown(getattr(Config(), setting))}{own}"
+
+
 def add_config_arguments(parser):
-    """The flags that make a Config, with the primer's recipe as defaults."""
+    """The flags that make a Config, with the dataset's recipe as defaults (Config.recipe)."""
     d = Config()
     add = parser.add_argument
+    sizes = lambda hidden: ",".join(map(str, hidden))  # noqa: E731
     add("--dataset", default=d.dataset, help=f"{datasets.SPEC_HELP} (default: %(default)s)")
-    add("--hidden", type=parse_hidden, default=d.hidden, help="hidden layer sizes, e.g. 30 or 64,32 (default: 30)")
-    add("--activation", default=d.activation, help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} (default: %(default)s)")
+    add("--hidden", type=parse_hidden, help=f"hidden layer sizes, e.g. 30 or 64,32 ({recipe_default('hidden', sizes)})")
+    add("--activation", help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} ({recipe_default('activation')})")
     add("--output-activation", default=d.output_activation, help="output activation (default: %(default)s)")
     add("--loss", default=d.loss, help=f"{', '.join(losses.LOSSES)} (default: %(default)s)")
-    add("--lr", type=float, default=d.lr, help="learning rate eta (default: %(default)s)")
+    add("--lr", type=float, help=f"learning rate eta ({recipe_default('lr')})")
     add("--momentum", type=float, default=d.momentum, help="SGD momentum mu (default: %(default)s)")
     add("--nesterov", action="store_true", help="Nesterov momentum")
     add("--batch-size", type=int, default=d.batch_size, help="mini-batch size m (default: %(default)s)")
@@ -53,13 +63,9 @@ def add_config_arguments(parser):
 
 
 def config_from_args(args):
-    """A validated Config from parsed flags."""
-    return Config(
-        dataset=args.dataset, hidden=args.hidden, activation=args.activation,
-        output_activation=args.output_activation, loss=args.loss, lr=args.lr, momentum=args.momentum,
-        nesterov=args.nesterov, batch_size=args.batch_size, epochs=args.epochs, dtype=args.dtype,
-        seed=args.seed, initializer=args.initializer,
-    ).validate()
+    """A validated Config from parsed flags; flags left out take the dataset's recipe."""
+    given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
+    return Config.recipe(**given).validate()
 
 
 def fail(message):

@@ -12,6 +12,14 @@ from .network import Network, resolve_dtype
 from .optimizers import SGD, check_learning_rate
 
 
+TRUTH_TABLE_RECIPE = {"hidden": [8], "activation": "tanh", "lr": 5.0}
+# Settings that differ from the primer's digits recipe. The truth tables have 4 and 8 rows, so a
+# mini-batch of 10 is the whole table and 30 epochs are 30 steps: too few for 30 sigmoid units at
+# lr 3.0 to learn XOR (it stays at 75 %). 8 tanh units at lr 5.0 learn both tables within 20 epochs
+# for every seed 0-9.
+RECIPES = {"xor": TRUTH_TABLE_RECIPE, "vacation": TRUTH_TABLE_RECIPE}
+
+
 @dataclass
 class Config:
     dataset: str = "digits"
@@ -27,6 +35,11 @@ class Config:
     dtype: str = "float64"
     seed: int = 0
     initializer: str = "glorot_uniform"
+
+    @classmethod
+    def recipe(cls, dataset="digits", **settings):
+        """The Config for `dataset`: its recipe (RECIPES, else the primer's), overridden by `settings`."""
+        return cls(dataset=dataset, **{**RECIPES.get(dataset, {}), **settings})
 
     def validate(self):
         """Raise ValueError naming the first setting that cannot work."""

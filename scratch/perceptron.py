@@ -56,15 +56,17 @@ def show_decision_maker():
     maker = Perceptron.with_threshold([2.0, 6.0, 2.0], threshold=7.0)
     print("The decision maker: go on vacation when w . x > threshold")
     print("  weights: cheap tickets 2, leave granted 6, nice weather 2; threshold 7")
-    print("  tickets leave weather | w.x | go?  (rule)")
+    print("  tickets leave weather | w.x | go?  target")
     for x, y in zip(data.x_train, data.y_train):
         decision = int(maker(x))
-        print(f"     {int(x[0])}      {int(x[1])}      {int(x[2])}    | {x @ maker.weights:3.0f} |  {decision}    ({int(y[0])})")
-    print(f"  hand-set weights: {score(maker(data.x_train), data.y_train)}/8 correct")
+        print(f"     {int(x[0])}      {int(x[1])}      {int(x[2])}    | {x @ maker.weights:3.0f} |  {decision}     {int(y[0])}")
+    print(f"  hand-set weights: {score(maker(data.x_train), data.y_train)}/8 correct "
+          "(target: the decision the vacation rule wants)")
+    print("  with a bias b = -threshold the neuron fires when w . x + b > 0; the perceptron rule learns w and b:")
     learned = Perceptron(np.zeros(3), 0.0)
     epochs = learned.learn(data.x_train, data.y_train)
     print(f"  perceptron rule from zero weights: converged in {epochs} epochs to "
-          f"w = {learned.weights.tolist()}, b = {learned.bias}; "
+          f"w = {learned.weights.tolist()}, b = {learned.bias} (threshold {-learned.bias:g}); "
           f"{score(learned(data.x_train), data.y_train)}/8 correct")
 
 

@@ -21,6 +21,7 @@ def read_scalars(folder, tag):
 def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, tmp_path):
     result = run("compare", "--json", str(tmp_path / "r.json"), "--logdir", str(tmp_path / "runs"), "--name", "d")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stderr == ""  # TensorFlow's own log lines are filtered out
     assert "verdict: match" in result.stdout and "tensorboard --logdir" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "match" and report["first_divergence"] is None
@@ -111,9 +112,18 @@ def test_matrix_of_settings_matches(tmp_path, dataset, hidden, activation, loss,
 def test_gradcheck_subcommand(run, tmp_path):
     result = run("compare", "gradcheck", "--activation", "relu", "--hidden", "16,8", "--json", str(tmp_path / "g.json"))
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""  # TensorFlow's own log lines are filtered out
     assert "verdict: match" in result.stdout
     report = json.loads((tmp_path / "g.json").read_text())
     assert [r["name"] for r in report["gradients"]["layers"]] == [
         f"dense_{i}/{k}" for i in (1, 2, 3) for k in ("kernel", "bias")]
     assert all(r["scratch_vs_keras_rel"] <= 1e-13 and r["scratch_vs_fd_rel"] <= 1e-6
                for r in report["gradients"]["layers"])
+
+
+def test_verbose_shows_tensorflows_own_log_lines(run):
+    from keras_impl.native_logs import ABSL_LINE
+
+    result = run("compare", "gradcheck", "--dataset", "xor", "--hidden", "2", "--verbose")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(ABSL_LINE.match(line.encode()) for line in result.stderr.splitlines()), result.stderr[-2000:]

@@ -27,7 +27,7 @@ def test_float64_deep_relu_nesterov_partial_batch_agrees_to_1e11():
 
 
 def test_float32_default_recipe_agrees_to_1e5():
-    network, model, sh, kh = train_both(Config(dtype="float32"))
+    network, model, sh, kh = train_both(Config(dtype="float32", epochs=10))
     assert all(p.dtype == np.float32 for p in model.get_weights() + network.get_parameters())
     assert max_weight_diff(network, model) <= 1e-5
     assert max_loss_diff(sh, kh) <= 1e-5
@@ -60,15 +60,23 @@ def test_weights_copy_back_and_step_is_refused():
 def test_keras_follow_up_example_logs_to_tensorboard(run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = run("keras_impl", "--epochs", "30", "--logdir", str(tmp_path), "--name", "k1")
+    from scratch.training import fit
+
+    result = run("keras_impl", "--epochs", "3", "--logdir", str(tmp_path), "--name", "k1")
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""  # TensorFlow's own log lines are filtered out
     accuracy = float(result.stdout.split("Final validation accuracy: ")[1].split("%")[0])
-    assert accuracy >= 95.0
+    config = Config(epochs=3)
+    data = config.load_dataset()
+    network = config.build_network(data)
+    scratch = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(), config.epochs,
+                  config.batch_size, config.seed, validation_data=(data.x_val, data.y_val), verbose=False)
+    assert accuracy == round(100 * scratch[-1]["val_accuracy"], 2) and accuracy > 80
     assert f"tensorboard --logdir {tmp_path}" in result.stdout
     for side in ("train", "validation"):
         events = EventAccumulator(str(tmp_path / "k1" / "keras" / side), size_guidance={"tensors": 0})
         events.Reload()
         assert "epoch_loss" in events.Tags()["tensors"]
-        assert [e.step for e in events.Tensors("epoch_loss")] == list(range(30))
+        assert [e.step for e in events.Tensors("epoch_loss")] == [1, 2, 3]  # epochs as the CLIs count them
     again = run("keras_impl", "--epochs", "1", "--logdir", str(tmp_path), "--name", "k1")
     assert again.returncode == 2 and "already exists" in again.stderr

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import CHILD_ENV, ROOT, read_line
 from scratch import activations, losses
 from scratch.config import Config
 
@@ -141,14 +140,15 @@ def test_scratch_cli_reports_divergence(run):
 def test_ctrl_c_writes_a_partial_report_and_exits_130(tmp_path):
     from test_compare import read_scalars
 
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**CHILD_ENV, "PYTHONPATH": ROOT}
     process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir", str(tmp_path),
                                 "--name", "cut", "--json", str(tmp_path / "r.json")],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        for line in process.stdout:
-            if line.split()[:1] == ["2"]:  # the table row of epoch 2
-                break
+        line = ""
+        while line.split()[:1] != ["2"]:  # the table row of epoch 2
+            line = read_line(process.stdout, timeout=180)
+            assert line, "compare ended before epoch 2"
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=60)[0]
     finally:

@@ -1,42 +1,38 @@
 """What a person sees: a real TensorBoard server answering over HTTP, and a real browser drawing
-both twins' curves. No server or browser may outlive these tests."""
+both twins' curves. No server or browser may outlive these tests: each check for leftover processes
+waits for them to exit (with a bound), since a process that has been told to stop takes a moment."""
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from compare.view import TensorBoardServer, browser_available, chart_url, comparison_runs, screenshot
-from conftest import ROOT
+from compare.view import (TensorBoardServer, browser_available, chart_url, comparison_runs, screenshot,
+                          wait_until_gone)
+from conftest import ROOT, read_line
+
+GONE_WITHIN_S = 30
 
 
-def processes_mentioning(text):
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return [p for p in found if p != os.getpid()]
+def assert_no_process_mentions(text, what):
+    left = wait_until_gone(text, timeout=GONE_WITHIN_S)
+    assert left == [], f"{what} still running {GONE_WITHIN_S} s after it was stopped: pids {left}"
 
 
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
     """A short comparison run: (runs folder, its report)."""
     base = tmp_path_factory.mktemp("view")
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": ROOT}
     result = subprocess.run([sys.executable, "-m", "compare", "run", "--epochs", "3", "--logdir", str(base / "runs"),
                              "--name", "short", "--json", str(base / "r.json")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     yield base / "runs", json.loads((base / "r.json").read_text())
-    assert processes_mentioning(str(base)) == [], "a TensorBoard or browser process outlived the tests"
+    assert_no_process_mentions(str(base), "a TensorBoard or browser process")
 
 
 def test_tensorboard_http_api_serves_the_reports_numbers(comparison):
@@ -48,7 +44,7 @@ def test_tensorboard_http_api_serves_the_reports_numbers(comparison):
         for side in ("scratch", "keras"):
             for folder, key in (("train", "loss"), ("validation", "val_loss")):
                 points = server.scalars(f"short/{side}/{folder}", "epoch_loss")
-                assert [p[1] for p in points] == [0, 1, 2]
+                assert [p[1] for p in points] == [1, 2, 3]  # epochs as the CLIs count them
                 np.testing.assert_allclose([p[2] for p in points], [e[side][key] for e in report["epochs"]], rtol=1e-6)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
@@ -65,7 +61,7 @@ def test_browser_draws_both_twins_and_names_them(comparison, tmp_path):
         legend = screenshot(chart_url(server.url), str(picture), runs)
     assert "short/scratch/train" in legend and "short/keras/train" in legend
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
-    assert processes_mentioning("compare-chromium-") == []
+    assert_no_process_mentions("compare-chromium-", "a Chromium process")
 
 
 @pytest.mark.skipif(browser_available() is not None, reason=str(browser_available()))
@@ -76,21 +72,22 @@ def test_view_screenshot_cli(comparison, tmp_path, run):
     assert "http://127.0.0.1:" in result.stdout and (tmp_path / "x.png").stat().st_size > 20_000
 
 
-def test_view_stops_cleanly_on_ctrl_c(comparison):
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
+def test_view_stops_cleanly_on_ctrl_c_and_sigterm(comparison, signum, code):
     runs_dir, _ = comparison
     env = {**os.environ, "PYTHONPATH": ROOT}
     process = subprocess.Popen([sys.executable, "-m", "compare", "view", "--logdir", str(runs_dir)], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = process.stdout.readline()
-        assert "http://127.0.0.1:" in line
-        time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
+        assert "http://127.0.0.1:" in read_line(process.stdout)
+        assert "Press Ctrl-C to stop." in read_line(process.stdout)
+        process.send_signal(signum)
+        assert process.wait(30) == code, process.stderr.read()[-2000:]
+        assert "Traceback" not in process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
-    assert processes_mentioning(f"--logdir\0{runs_dir}") == []
+    assert_no_process_mentions(f"--logdir\0{runs_dir}", "TensorBoard")
 
 
 def test_view_refuses_a_missing_run(run, tmp_path):
