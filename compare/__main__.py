@@ -5,12 +5,14 @@ Exit codes: 0 the twins agree within tolerance, 1 they disagree or training dive
 says where), 2 bad input, 130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
 """
 import argparse
+import os
+import shutil
 import sys
 
-from keras_impl import check_activations, native_logs
+from keras_impl import check_activations, departures, native_logs
 from keras_impl.__main__ import add_run_arguments, add_verbose_argument
 from keras_impl.runs import new_run_dir
-from .interrupts import exit_code, signal_name, sigterm_interrupts
+from keras_impl.interrupts import exit_code, signal_name, sigterm_interrupts
 from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
@@ -64,41 +66,80 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     sigterm_interrupts()
     if args.command == "view":
-        from .view import view, view_folder
+        view_command(args)
+    run_dir = None
+    try:
+        config, data, network = checked_inputs(args)
+        if args.command == "run":
+            run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+        result = compare(args, config, data, network, run_dir, stopwatch)
+    except KeyboardInterrupt as e:
+        sys.exit(interrupted_early(e, run_dir))
+    if result.get("interrupted"):
+        sys.exit(exit_code(result["interrupted_by"]))
+    sys.exit(0 if result["verdict"] == "match" else 1)
 
-        folder = view_folder(args.logdir, args.run, args.all)
-        try:
-            view(folder, args.port, args.screenshot)
-        except (TimeoutError, RuntimeError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(1)
-        except KeyboardInterrupt as e:
-            sys.exit(exit_code(signal_name(e)))
-        return
+
+def checked_inputs(args):
+    """(config, data, network) once every input is known good: bad input is refused here, before
+    TensorFlow spends seconds starting and before any run folder exists."""
+    from .report import check_writable
+
     config = config_from_args(args)
+    if args.json is not None:
+        check_writable(args.json)
+    data = config.load_dataset()
+    check_activations([config.activation, config.output_activation])
+    network = config.build_network(data)  # draws the initial weights both twins start from
+    for departure in departures(config.output_activation, config.loss):
+        print(f"warning: {departure}", file=sys.stderr)
+    return config, data, network
+
+
+def compare(args, config, data, network, run_dir, stopwatch):
+    """Run the gradient check or the whole comparison; returns its report (also written to --json)."""
     from . import report as reporting
 
-    if args.json:
-        reporting.check_writable(args.json)
-    data = config.load_dataset()  # bad input is refused before TensorFlow spends seconds starting
-    check_activations([config.activation, config.output_activation])
-    if args.command == "run":
-        run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     native_logs.quiet(args.verbose)
     with stopwatch.part("importing TensorFlow"):
         from .harness import check_gradients, run_comparison
 
     if args.command == "gradcheck":
-        result = check_gradients(config, data=data)
+        result = check_gradients(config, network, data)
     else:
-        result = run_comparison(config, run_dir, data=data, stopwatch=stopwatch)
+        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch)
         print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
         print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:
         reporting.write_json(result, args.json)
-    if result.get("interrupted"):
-        sys.exit(exit_code(result["interrupted_by"]))
-    sys.exit(0 if result["verdict"] == "match" else 1)
+    return result
+
+
+def interrupted_early(interruption, run_dir):
+    """Ctrl-C or SIGTERM outside training (which writes a partial report itself): one line, and no
+    run folder left without a report in it. Returns the exit code."""
+    name = signal_name(interruption)
+    if run_dir and not os.path.exists(os.path.join(run_dir, "report.json")):
+        shutil.rmtree(run_dir, ignore_errors=True)  # only what this run had begun to write
+        print(f"Interrupted ({name}) before training started: nothing was written.", file=sys.stderr)
+    else:
+        print(f"Interrupted ({name}).", file=sys.stderr)
+    return exit_code(name)
+
+
+def view_command(args):
+    """`compare view`: serve or screenshot; exits."""
+    from .view import view, view_folder
+
+    folder = view_folder(args.logdir, args.run, args.all)
+    try:
+        view(folder, args.port, args.screenshot)
+    except (TimeoutError, RuntimeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt as e:
+        sys.exit(exit_code(signal_name(e)))
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 log to TensorBoard, and say where (if anywhere) they part."""
 import hashlib
 import os
+from contextlib import ExitStack
 
 import numpy as np
 
-from keras_impl import device
+from keras_impl import departures, device
 from keras_impl.training import PlanTensorBoard, fit_with_plan
 from keras_impl.twin import build_twin, keras_loss
 from scratch.batches import BatchPlan
@@ -13,7 +14,7 @@ from scratch.training import EpochRunner
 
 from . import report as reporting
 from .gradcheck import gradient_check
-from .interrupts import signal_name
+from keras_impl.interrupts import deferred, signal_name
 from .lockstep import Lockstep
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
@@ -54,7 +55,23 @@ def check_gradients(config, network=None, data=None, print_=print):
     ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
     print_(f"verdict: {'match' if ok else 'mismatch'} (gradients at step 0, a batch of {len(x0)})")
     return {"config": config.as_dict(), "device": where, "gradients": {"batch_size": len(x0), "layers": rows},
-            "verdict": "match" if ok else "mismatch"}
+            "verdict": "match" if ok else "mismatch", "keras_departures": departures(config.output_activation, config.loss)}
+
+
+def build_report(config, where, tolerances, gradients, epochs, lockstep, network, run_dir):
+    """The report's keys (DESIGN.md) from what the run found."""
+    gradients_ok = all(r["keras_ok"] and r["fd_ok"] for r in gradients["layers"])
+    agreed = gradients_ok and lockstep.first_divergence is None and lockstep.non_finite is None
+    return {
+        "config": config.as_dict(), "device": where, "tolerances": vars(tolerances),
+        "gradients": gradients,
+        "epochs": epochs,
+        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
+        "first_divergence": lockstep.first_divergence, "non_finite": lockstep.non_finite,
+        "verdict": "match" if agreed else "mismatch",
+        "keras_departures": departures(config.output_activation, config.loss),
+        "scratch_weights_sha256": weights_digest(network), "logdir": run_dir,
+    }
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None):
@@ -80,8 +97,8 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
                  "scratch": {k: scratch_logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                  "keras": {k: keras_logs[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                  "max_abs_weight_diff": max(diffs.values()), "max_abs_weight_diff_per_tensor": diffs}
-        epochs.append(entry)
-        with stopwatch.part("TensorBoard"):
+        with stopwatch.part("TensorBoard"), deferred():  # the report and the event files hold the same epochs
+            epochs.append(entry)
             logs.log_epoch(epoch, scratch_logs, keras_logs, diffs, lockstep.runner.network)
         if epoch == 0:
             print_(reporting.EPOCH_HEADER)
@@ -94,38 +111,27 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     inside_fit = ("scratch", "comparing", "TensorBoard")
     already = {name: stopwatch.seconds[name] for name in inside_fit}
     interrupted_by = None
-    try:
-        with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN is caught by loss
-            fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
-                          callbacks=[lockstep, keras_board], verbose=0)
-    except KeyboardInterrupt as e:
-        interrupted_by = signal_name(e)
-        print_(f"Interrupted ({interrupted_by}): writing the partial report.")
-    finally:
-        stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - already[n] for n in inside_fit)
-        with stopwatch.part("TensorBoard"):
-            logs.log_steps(lockstep.step_losses)
-            logs.close()
-
-    gradients_ok = all(r["keras_ok"] and r["fd_ok"] for r in rows)
-    report = {
-        "config": config.as_dict(), "device": where,
-        "tolerances": vars(tolerances),
-        "gradients": {"batch_size": len(x0), "layers": rows},
-        "epochs": epochs,
-        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
-        "first_divergence": lockstep.first_divergence,
-        "non_finite": lockstep.non_finite,
-        "verdict": "match" if gradients_ok and lockstep.first_divergence is None and lockstep.non_finite is None
-        else "mismatch",
-        "interrupted": interrupted_by is not None, "interrupted_by": interrupted_by,
-        "scratch_weights_sha256": weights_digest(network),
-        "logdir": run_dir,
-    }
-    with stopwatch.part("report"):
-        reporting.plot(report, os.path.join(run_dir, "comparison.png"))
-    report["seconds"] = stopwatch.as_dict()
-    reporting.write_json(report, os.path.join(run_dir, "report.json"))
+    with ExitStack() as after_training:
+        try:
+            with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN: caught by loss
+                fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation,
+                              callbacks=[lockstep, keras_board], verbose=0)
+        except KeyboardInterrupt as e:
+            interrupted_by = signal_name(e)
+            print_(f"Interrupted ({interrupted_by}): writing the partial report.")
+        finally:
+            after_training.enter_context(deferred())  # from here on the report is written whole
+            stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - already[n] for n in inside_fit)
+            with stopwatch.part("TensorBoard"):
+                logs.log_steps(lockstep.step_losses)
+                logs.close()
+        report = build_report(config, where, tolerances, {"batch_size": len(x0), "layers": rows}, epochs, lockstep,
+                              network, run_dir)
+        report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
+        with stopwatch.part("report"):
+            reporting.plot(report, os.path.join(run_dir, "comparison.png"))
+        report["seconds"] = stopwatch.as_dict()
+        reporting.write_json(report, os.path.join(run_dir, "report.json"))
     print_(reporting.verdict_line(report))
     print_(stopwatch.summary())
     return report

@@ -125,7 +125,16 @@ def plot_differences(axes, report, epochs):
 
 
 def check_writable(path):
-    """ValueError now, before training, if a report could not be written to `path` later."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(path):
-        raise ValueError(f"cannot write the report to {path}: choose a path in a folder you can write to")
+    """ValueError now, before training, if a report could not be written to `path` later: the file
+    is really created (and removed again, if it was not there before)."""
+    if not path:
+        raise ValueError("--json needs a file name, like --json report.json")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write the report to {path}: {e.strerror}; choose a path in a folder you can "
+                         "write to") from None
+    if not existed:
+        os.remove(path)

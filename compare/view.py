@@ -17,7 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from .interrupts import Terminated
+from keras_impl.interrupts import Terminated
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -123,8 +123,9 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S):
         def drawn(d):
             for card in d.find_elements(By.CSS_SELECTOR, "scalar-card"):
                 legend = card.text
-                lines = card.find_elements(By.CSS_SELECTOR, ".series-view svg path")
-                if legend.startswith(tag) and len(lines) >= len(runs) and all(r in legend for r in runs):
+                # a series is drawn as a path, or as a circle while it has a single point (a 1-epoch run)
+                marks = card.find_elements(By.CSS_SELECTOR, ".series-view svg path, .series-view svg circle")
+                if legend.startswith(tag) and len(marks) >= len(runs) and all(r in legend for r in runs):
                     return legend
             return False
 
@@ -135,7 +136,8 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S):
             raise TimeoutError(f"the {tag} chart did not show lines for {', '.join(runs)} within {timeout} s "
                                f"(see {path})") from None
         time.sleep(1)  # let the last lines settle before the picture
-        driver.save_screenshot(path)
+        if not driver.save_screenshot(path):
+            raise RuntimeError(f"the browser could not write the screenshot to {path}")
         return legend
     finally:
         driver.quit()
@@ -200,6 +202,27 @@ def wait_until_gone(text, timeout=15):
     return left
 
 
+def check_screenshot_path(path):
+    """ValueError unless the browser and a PNG file at `path` can be had."""
+    why = browser_available()
+    if why:
+        raise ValueError(f"cannot take a screenshot: {why}")
+    if os.path.isdir(path):
+        raise ValueError(f"--screenshot {path} is a folder: give a file name, like {os.path.join(path, 'chart.png')}")
+    if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        raise ValueError(f"cannot write {path}: choose a folder you can write to")
+
+
+def check_port_free(port):
+    """ValueError if something already listens on 127.0.0.1:port."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise ValueError(f"port {port} on 127.0.0.1 is taken ({e.strerror}): choose another --port, "
+                             "or leave it out to take a free one") from None
+
+
 def view(folder, port=None, screenshot_path=None, print_=print):
     """Serve `folder` with TensorBoard; with `screenshot_path`, save the loss chart and return."""
     if not os.path.isdir(folder):
@@ -208,12 +231,9 @@ def view(folder, port=None, screenshot_path=None, print_=print):
     if not runs:
         raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event files)")
     if screenshot_path:
-        why = browser_available()
-        if why:
-            raise ValueError(f"cannot take a screenshot: {why}")
-        out_dir = os.path.dirname(os.path.abspath(screenshot_path))
-        if not os.access(out_dir, os.W_OK):
-            raise ValueError(f"cannot write {screenshot_path}: choose a folder you can write to")
+        check_screenshot_path(screenshot_path)
+    if port is not None:
+        check_port_free(port)
     with TensorBoardServer(folder, port) as server:
         server.wait_for_runs(runs)
         print_(f"TensorBoard: {server.url}/#timeseries ({len(runs)} training runs from {folder})")

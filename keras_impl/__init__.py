@@ -14,3 +14,18 @@ def check_activations(names):
                 f"the {name} activation has no Keras twin (its gradient is zero almost everywhere): "
                 f"use one of {', '.join(KERAS_ACTIVATIONS)}"
             )
+
+
+SOFTMAX_BCE = (
+    "Keras departs from the math here: with a softmax output, binary cross-entropy is computed from the "
+    "softmax's logits as if the output were a sigmoid (keras/src/backend/tensorflow/nn.py, "
+    "binary_crossentropy -> _get_logits), so the Keras twin trains another objective (step-0 gradients "
+    "differ by 0.67-0.78 relative); use --output-activation sigmoid with binary_crossentropy")
+
+
+def departures(output_activation, loss):
+    """Where Keras computes something other than the math for these settings (README: "Where Keras
+    departs from the math"), one sentence each; checked before TensorFlow is imported."""
+    if output_activation == "softmax" and loss in ("binary_crossentropy", "bce"):
+        return [SOFTMAX_BCE]
+    return []

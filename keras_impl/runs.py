@@ -2,15 +2,19 @@
 import os
 import time
 
+MAX_SAME_SECOND = 1000  # timestamped names tried before giving up (a bound, not a limit users meet)
+
 
 def new_run_dir(logdir, name=None, prefix="run"):
     """Create and return logdir/name. A name that exists is refused (earlier logs are never touched);
     without a name, `prefix-YYYYmmdd-HHMMSS` with a counter appended if that exists too."""
     if name is not None and (not name or os.sep in name or name in (".", "..")):
         raise ValueError(f"run name {name!r} must be a plain folder name, like digits-1")
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ValueError(f"--logdir {logdir} is a file, not a folder: pass a folder for the runs")
     base = name or f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     candidate, counter = base, 1
-    while True:
+    while counter <= MAX_SAME_SECOND:
         path = os.path.join(logdir, candidate)
         try:
             os.makedirs(logdir, exist_ok=True)
@@ -23,3 +27,4 @@ def new_run_dir(logdir, name=None, prefix="run"):
             candidate = f"{base}-{counter}"
         except OSError as e:
             raise ValueError(f"cannot create run folder {path}: {e.strerror}; pass a --logdir you can write to") from None
+    raise ValueError(f"{MAX_SAME_SECOND} runs named {base} already exist: pass --name")

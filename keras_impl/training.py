@@ -39,6 +39,11 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         # float64 values convert without that overflow error (TensorBoard stores them as float32).
         super().on_epoch_end(epoch + 1, {k: np.float64(v) for k, v in (logs or {}).items()})
 
+    def _collect_learning_rate(self, logs):
+        # The stock callback adds the learning rate as a Python float, which summary.scalar refuses
+        # beyond float32's range (--lr 1e39 in a float64 run); a float64 is stored (as inf) instead.
+        return {k: np.float64(v) for k, v in super()._collect_learning_rate(logs).items()}
+
     def on_train_end(self, logs=None):
         pass  # the stock callback closes its writers here; `close` does it once, at the end
 

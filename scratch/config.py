@@ -12,6 +12,9 @@ from .network import Network, resolve_dtype
 from .optimizers import SGD, check_learning_rate
 
 
+MAX_INT32 = 2**31 - 1
+MAX_SEED = 2**32 - 1
+
 TRUTH_TABLE_RECIPE = {"hidden": [8], "activation": "tanh", "lr": 5.0}
 # Settings that differ from the primer's digits recipe. The truth tables have 4 and 8 rows, so a
 # mini-batch of 10 is the whole table and 30 epochs are 30 steps: too few for 30 sigmoid units at
@@ -54,6 +57,11 @@ class Config:
             raise ValueError(f"hidden layer sizes must be positive integers, got {self.hidden}")
         if int(self.batch_size) != self.batch_size or self.batch_size < 1:
             raise ValueError(f"batch size must be a positive integer, got {self.batch_size}")
+        if self.batch_size > MAX_INT32:
+            raise ValueError(f"batch size must be at most {MAX_INT32:,}, got {self.batch_size}: a batch "
+                             "as large as the training set already takes all of it")
+        if int(self.seed) != self.seed or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"--seed must be an integer 0..{MAX_SEED} (2**32 - 1, as Keras takes), got {self.seed}")
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
         if not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:

@@ -16,10 +16,12 @@ Nothing is downloaded.
 import csv
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
+
+from .limits import MAX_CLASSES, check_fits
+from .npz import read_npz
 
 VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0  # the train/validation split is fixed, whatever the training seed
@@ -42,8 +44,13 @@ class Dataset:
         return self.y_train.shape[1]
 
     def astype(self, dtype):
-        """The same data in another float dtype."""
-        return Dataset(self.name, *(a.astype(dtype) for a in (self.x_train, self.y_train, self.x_val, self.y_val)))
+        """The same data in another float dtype; ValueError for a value beyond that dtype's range."""
+        arrays = (self.x_train, self.y_train, self.x_val, self.y_val)
+        largest = max(float(np.abs(a).max(initial=0)) for a in arrays)
+        if largest > float(np.finfo(dtype).max):
+            raise ValueError(f"{self.name} holds a value of {largest:g}, beyond {np.dtype(dtype).name}'s range "
+                             f"(+-{np.finfo(dtype).max:.3g}): use --dtype float64 or rescale the data")
+        return Dataset(self.name, *(a.astype(dtype) for a in arrays))
 
 
 def vacation_rule(cheap_tickets, leave_granted, nice_weather):
@@ -72,6 +79,8 @@ def one_hot(labels, n_classes):
 
 def class_targets(labels, n_classes):
     """One 0/1 column for two classes, one-hot columns for more."""
+    check_fits(len(labels) * n_classes * 8, f"one-hot targets for {len(labels):,} examples of {n_classes:,} classes",
+               "check the label column")
     return labels[:, None].astype(float) if n_classes <= 2 else one_hot(labels, n_classes)
 
 
@@ -104,12 +113,22 @@ def digits():
 
 
 def check_labels(labels, what, n_classes=None):
-    """Integer labels 0..K-1 as an int array; ValueError saying what is wrong otherwise."""
+    """Integer labels 0..K-1 as an int array; ValueError saying what is wrong otherwise (checked
+    before anything is allocated in proportion to a label's value)."""
     labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{what} has shape {labels.shape}: give one integer class label per example "
+                         "(0..K-1), not one-hot rows")
     if labels.size == 0:
         raise ValueError(f"{what} has no examples")
-    if not np.isfinite(labels.astype(float)).all() or (labels != np.round(labels)).any():
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        raise ValueError(f"{what} holds {labels.dtype} values: class labels must be integers 0..K-1")
+    if not np.isfinite(labels).all() or (labels != np.round(labels)).any():
         raise ValueError(f"{what} must hold integer class labels 0..K-1")
+    if labels.max() >= (n_classes or MAX_CLASSES):
+        top = n_classes or MAX_CLASSES
+        raise ValueError(f"{what} has labels outside 0..{top - 1}: found {labels.min():g}..{labels.max():g}"
+                         + ("" if n_classes else f"; more than {MAX_CLASSES:,} classes is surely a data error"))
     labels = labels.astype(int)
     if labels.min() < 0:
         raise ValueError(f"{what} has negative labels (found {labels.min()}): class labels must be 0..K-1")
@@ -121,14 +140,7 @@ def check_labels(labels, what, n_classes=None):
 
 def read_csv(path, target=None):
     """A Dataset from a numeric CSV with a header; `target` names the label column (default: last)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"cannot read CSV file {path}: {getattr(e, 'strerror', None) or e}") from None
-    rows = [r for r in rows if r]
-    if not rows:
-        raise ValueError(f"CSV file {path} is empty: it needs a header row and data rows")
+    rows, lines = csv_rows(path)
     header, body = [h.strip() for h in rows[0]], rows[1:]
     if not body:
         raise ValueError(f"CSV file {path} has a header but no data rows")
@@ -136,20 +148,40 @@ def read_csv(path, target=None):
         raise ValueError(f"CSV file {path} needs at least one input column and a target column")
     column = len(header) - 1 if target is None else _column_index(header, target, path)
     values = np.empty((len(body), len(header)))
-    for i, row in enumerate(body, start=2):
+    for i, (row, line) in enumerate(zip(body, lines[1:])):
         if len(row) != len(header):
-            raise ValueError(f"{path} line {i} has {len(row)} fields, the header has {len(header)}")
+            raise ValueError(f"{path} line {line} has {len(row)} fields, the header has {len(header)}")
         for j, field in enumerate(row):
             try:
-                values[i - 2, j] = float(field)
+                values[i, j] = float(field)
             except ValueError:
-                raise ValueError(f"{path} line {i}, column {header[j]!r}: {field!r} is not a number") from None
+                raise ValueError(f"{path} line {line}, column {header[j]!r}: {field!r} is not a number") from None
     if not np.isfinite(values).all():
         i, j = np.argwhere(~np.isfinite(values))[0]
-        raise ValueError(f"{path} line {i + 2}, column {header[j]!r} is NaN or inf: clean or drop that row")
+        raise ValueError(f"{path} line {lines[i + 1]}, column {header[j]!r} is NaN or inf: clean or drop that row")
     labels = check_labels(values[:, column], f"target column {header[column]!r} of {path}")
     x = np.delete(values, column, axis=1)
     return labelled(f"csv:{path}", x, labels, max(2, labels.max() + 1))
+
+
+def csv_rows(path):
+    """(rows, line numbers): the non-blank rows of a CSV file and the physical line each ends on.
+    A byte-order mark (as spreadsheet programs write) is not part of the first column's name."""
+    rows, lines = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read CSV file {path}: {getattr(e, 'strerror', None) or e}") from None
+    except csv.Error as e:
+        raise ValueError(f"{path} line {reader.line_num} is not valid CSV: {e}") from None
+    if not rows:
+        raise ValueError(f"CSV file {path} is empty: it needs a header row and data rows")
+    return rows, lines
 
 
 def _column_index(header, target, path):
@@ -161,6 +193,18 @@ def _column_index(header, target, path):
 DEFAULT_MNIST = os.path.join("~", ".keras", "datasets", "mnist.npz")
 
 
+def check_images(images, what):
+    """Images (n, ...) of real pixel values 0..255 as rows of floats 0..1; ValueError otherwise."""
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{what} holds {images.dtype} values: pixels must be real numbers 0..255")
+    if images.ndim < 2 or images.shape[0] == 0 or images[0].size == 0:
+        raise ValueError(f"{what} has shape {images.shape}: it needs one image per row, (n, 28, 28) say")
+    x = images.reshape(len(images), -1) / 255.0
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} holds NaN or inf pixels: clean the images")
+    return x
+
+
 def read_mnist(path=None):
     """MNIST from an .npz in Keras's layout: 784 pixels / 255, one-hot; the test set validates."""
     path = os.path.expanduser(path or DEFAULT_MNIST)
@@ -170,14 +214,8 @@ def read_mnist(path=None):
             "`python -c 'import keras; keras.datasets.mnist.load_data()'` and copy "
             "~/.keras/datasets/mnist.npz here, or pass mnist:PATH.npz"
         )
-    try:
-        with np.load(path) as f:
-            parts = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as e:
-        raise ValueError(f"{path} lacks the array {e}: an MNIST .npz has x_train, y_train, x_test, y_test") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"cannot read {path} as an .npz file ({e}): is it corrupt?") from None
-    x = {s: parts[f"x_{s}"].reshape(len(parts[f"x_{s}"]), -1) / 255.0 for s in ("train", "test")}
+    parts = read_npz(path, ("x_train", "y_train", "x_test", "y_test"))
+    x = {s: check_images(parts[f"x_{s}"], f"x_{s} in {path}") for s in ("train", "test")}
     y = {s: one_hot(check_labels(parts[f"y_{s}"], f"y_{s} in {path}", 10), 10) for s in ("train", "test")}
     if x["train"].shape[1] != x["test"].shape[1]:
         raise ValueError(f"{path}: x_train has {x['train'].shape[1]} pixels per image but x_test has "

@@ -19,6 +19,7 @@ import numpy as np
 from . import activations as activations_module
 from . import losses as losses_module
 from .initializers import initialize
+from .limits import check_fits
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -29,6 +30,14 @@ def resolve_dtype(dtype):
     if name not in DTYPES:
         raise ValueError(f"unsupported dtype {dtype!r}: use float64 or float32")
     return DTYPES[name]
+
+
+COPIES_OF_PARAMETERS = 6  # weights, gradients and velocities here, and as many again in a Keras twin
+
+
+def parameter_count(sizes):
+    """Weights and biases of a network with layer sizes [n_0, ..., n_L]: sum of (n_{l-1} + 1) n_l."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
 class Network:
@@ -44,6 +53,8 @@ class Network:
             raise ValueError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
         self.sizes = sizes
         self.dtype = resolve_dtype(dtype)
+        check_fits(COPIES_OF_PARAMETERS * parameter_count(sizes) * np.dtype(self.dtype).itemsize,
+                   f"a {'-'.join(map(str, sizes))} network with its training state", "choose smaller layer sizes")
         self.activations = [activations_module.get(name) for name in activations]
         self.weights, self.biases = initialize(initializer, sizes, seed, self.dtype)
 

@@ -95,3 +95,18 @@ def test_mnist_problems(tmp_path, monkeypatch):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset 'cifar'.*digits"):
         datasets.load("cifar")
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffsize,y\n1,0\n2,1\n3,0\n4,1\n".encode("utf-8"))
+    data = datasets.load(f"csv:{path}:y")
+    assert data.n_features == 1 and sorted(data.x_train[:, 0].tolist()) == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="its columns are size, y"):
+        datasets.load(f"csv:{path}:nope")
+
+
+def test_csv_errors_name_the_physical_line(tmp_path):
+    path = write(tmp_path, "gaps.csv", "a,b,y\n\n1,2,0\n\n\n3,x,1\n")
+    with pytest.raises(ValueError, match=r"line 6, column 'b': 'x' is not a number"):
+        datasets.load(f"csv:{path}")

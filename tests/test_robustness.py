@@ -1,9 +1,12 @@
 """Bad input, divergence, interruption, reproducibility, randomized agreement, numerical stability."""
+import io
 import json
 import os
+import zipfile
 import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -11,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from compare.view import wait_until_gone
 from conftest import CHILD_ENV, ROOT, read_line
 from scratch import activations, losses
 from scratch.config import Config
@@ -33,6 +37,45 @@ def make_files(folder):
     np.savez(folder / "labels.npz", x_train=rng.integers(0, 255, (10, 28, 28)), y_train=np.arange(10) + 5,
              x_test=rng.integers(0, 255, (5, 28, 28)), y_test=np.arange(5))
     (folder / "a_file").write_text("not a folder")
+    make_round_two_files(folder, rng)
+
+
+def save_mnist(path, x_train=None, y_train=None):
+    """An .npz in mnist.npz's layout, with x_train or y_train replaced."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (10, 28, 28)) if x_train is None else x_train,
+             y_train=np.arange(10) if y_train is None else y_train,
+             x_test=rng.integers(0, 255, (5, 28, 28)), y_test=np.arange(5))
+
+
+def npz_claiming(path, shape):
+    """An .npz whose x_train header claims `shape` while the file holds 40 numbers."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    member.write(np.zeros(40).tobytes())
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x_train.npy", member.getvalue())
+        for name, array in (("y_train", np.arange(10)), ("x_test", np.zeros((5, 4))), ("y_test", np.arange(5))):
+            stored = io.BytesIO()
+            np.save(stored, array)
+            z.writestr(f"{name}.npy", stored.getvalue())
+
+
+def make_round_two_files(folder, rng):
+    """The bad files that round two of the robustness pass found."""
+    pixels = rng.integers(0, 255, (10, 28, 28)).astype(float)
+    pixels[3, 4, 5] = np.nan
+    save_mnist(folder / "nan_pixels.npz", x_train=pixels)
+    save_mnist(folder / "one_hot.npz", y_train=np.eye(10))
+    save_mnist(folder / "strings.npz", x_train=np.array(["a", "b"] * 5))
+    save_mnist(folder / "scalar.npz", x_train=np.array(3.0))
+    save_mnist(folder / "complex.npz", x_train=np.ones((10, 28, 28)) * 1j)
+    np.save(folder / "plain.npy", np.zeros((10, 28, 28)))
+    npz_claiming(folder / "huge.npz", (10**15, 4))
+    (folder / "big.csv").write_text("a,b,y\n1,2,0\n1e39,3,1\n")
+    (folder / "long_field.csv").write_text("a,b,y\n1,2,0\n\"" + "9" * 140_000 + "\",3,1\n")
+    for label in ("1e9", "40000", "1e20"):
+        (folder / f"label_{label}.csv").write_text(f"a,b,y\n1,2,0\n3,4,{label}\n")
 
 
 BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
@@ -59,6 +102,25 @@ BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
     (["--dtype", "float16"], "unsupported dtype 'float16'"),
     (["--momentum", "1.5"], "momentum must be in [0, 1)"),
 ]
+ROUND_TWO_INPUTS = [  # found by the second robustness pass; checked by the CLIs that start TensorFlow
+    (["--dataset", "mnist:{d}/nan_pixels.npz"], "NaN or inf pixels"),
+    (["--dataset", "csv:{d}/big.csv", "--dtype", "float32"], "beyond float32's range"),
+    (["--seed", "-1"], "--seed must be an integer 0..4294967295"),
+    (["--seed", str(2**70)], "--seed must be an integer 0..4294967295"),
+    (["--dataset", "mnist:{d}/one_hot.npz"], "not one-hot rows"),
+    (["--dataset", "csv:{d}/long_field.csv"], "line 3 is not valid CSV"),
+    (["--dataset", "mnist:{d}/plain.npy"], "is a .npy file, not an .npz archive"),
+    (["--dataset", "mnist:{d}/strings.npz"], "pixels must be real numbers"),
+    (["--dataset", "mnist:{d}/scalar.npz"], "it needs one image per row"),
+    (["--dataset", "mnist:{d}/complex.npz"], "pixels must be real numbers"),
+    (["--dataset", "mnist:{d}/huge.npz"], "the file is corrupt"),
+    (["--dataset", "csv:{d}/label_1e9.csv"], "more than 10,000 classes"),
+    (["--dataset", "csv:{d}/label_40000.csv"], "more than 10,000 classes"),
+    (["--dataset", "csv:{d}/label_1e20.csv"], "more than 10,000 classes"),
+    (["--hidden", "100000000"], "would take"),
+    (["--batch-size", str(2**63)], "batch size must be at most"),
+    (["--logdir", "{d}/a_file"], "is a file, not a folder"),
+]
 LOGDIR_INPUTS = [
     (["--logdir", "{d}/a_file/runs"], "cannot create run folder"),
     (["--name", "taken"], "already exists"),
@@ -74,7 +136,10 @@ def bad_files(tmp_path_factory):
 
 def check_refused(run, cli, flags, message, folder, extra=()):
     before = snapshot(folder)
-    result = run(*cli, *[f.format(d=folder) for f in flags], *extra, timeout=120)
+    workdir = folder.parent / f"cwd-{folder.name}"  # where the default --logdir runs/ would appear
+    workdir.mkdir(exist_ok=True)
+    result = run(*cli, *[f.format(d=folder) for f in flags], *extra, timeout=120, cwd=str(workdir))
+    assert list(workdir.iterdir()) == [], "a run folder was made for bad input"
     assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -93,6 +158,17 @@ def test_bad_input_is_refused_in_one_line(run, bad_files, cli, flags, message):
 
 
 @pytest.mark.parametrize("cli", LOGGING_CLIS, ids=" ".join)
+@pytest.mark.parametrize("flags,message", ROUND_TWO_INPUTS, ids=[" ".join(f) for f, _ in ROUND_TWO_INPUTS])
+def test_round_two_bad_input_is_refused_before_anything_starts(run, bad_files, cli, flags, message):
+    check_refused(run, cli, flags, message, bad_files)
+
+
+def test_scratch_names_the_seed_flag(run):
+    result = run("scratch", "--seed", "-1")
+    assert result.returncode == 2 and "--seed must be" in result.stderr
+
+
+@pytest.mark.parametrize("cli", LOGGING_CLIS, ids=" ".join)
 @pytest.mark.parametrize("flags,message", LOGDIR_INPUTS, ids=["unwritable logdir", "existing run"])
 def test_bad_logdir_is_refused_and_earlier_runs_kept(run, bad_files, cli, flags, message):
     runs = bad_files / "runs" / "taken"
@@ -107,6 +183,8 @@ def test_bad_logdir_is_refused_and_earlier_runs_kept(run, bad_files, cli, flags,
     (["view", "--logdir", "{d}/empty"], "no run folder"),
     (["view", "--logdir", "{d}", "--port", "70000"], "port must be"),
     (["run", "--json", "{d}/no/such/folder/r.json"], "cannot write the report"),
+    (["run", "--json", ""], "--json needs a file name"),
+    (["gradcheck", "--json", "{d}/" + "x" * 300], "File name too long"),
     (["run", "--activation", "step"], "step activation has no Keras twin"),
 ])
 def test_compare_view_and_paths_refused(run, bad_files, flags, message):
@@ -137,29 +215,65 @@ def test_scratch_cli_reports_divergence(run):
     assert "training diverged at epoch 1" in result.stderr and "try a smaller --lr" in result.stderr
 
 
-def test_ctrl_c_writes_a_partial_report_and_exits_130(tmp_path):
+def tensorflow_is_loading(pid):
+    """True once the process has mapped TensorFlow's shared libraries: its import is under way."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return "tensorflow" in f.read()
+    except OSError:
+        return False
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.05)
+
+
+def wait_for_line(process, starts, timeout=180):
+    """Read the child's stdout until a line whose first word is `starts`."""
+    line = ""
+    while line.split()[:1] != [starts]:
+        line = read_line(process.stdout, timeout)
+        assert line, f"compare ended before printing a line starting {starts!r}"
+
+
+MOMENTS = {  # how the test knows compare has reached each moment
+    "importing TensorFlow": lambda p: wait_for(lambda: tensorflow_is_loading(p.pid), 60, "the TensorFlow import"),
+    "checking gradients": lambda p: wait_for_line(p, "Comparing"),  # printed just before the check
+    "training": lambda p: wait_for_line(p, "2"),  # the table row of epoch 2
+}
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_signal_at_any_moment_ends_cleanly(tmp_path, signum, code, moment):
     from test_compare import read_scalars
 
-    env = {**CHILD_ENV, "PYTHONPATH": ROOT}
-    process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir", str(tmp_path),
-                                "--name", "cut", "--json", str(tmp_path / "r.json")],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir",
+                                str(tmp_path / "runs"), "--name", "cut", "--json", str(tmp_path / "r.json")],
+                               cwd=ROOT, env={**CHILD_ENV, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        line = ""
-        while line.split()[:1] != ["2"]:  # the table row of epoch 2
-            line = read_line(process.stdout, timeout=180)
-            assert line, "compare ended before epoch 2"
-        process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=60)[0]
+        MOMENTS[moment](process)
+        process.send_signal(signum)
+        rest, errors = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130
-    assert "Interrupted" in rest and "partial" in rest
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert report["interrupted"] is True and 2 <= len(report["epochs"]) < 200
-    logged = read_scalars(tmp_path / "cut" / "scratch" / "train", "epoch_loss")
-    assert len(logged) == len(report["epochs"])
+    assert process.returncode == code, errors[-2000:]
+    assert "Traceback" not in errors and len(errors.splitlines()) <= 1, errors[-2000:]
+    run_dir = tmp_path / "runs" / "cut"
+    if moment == "training":
+        assert "Interrupted" in rest and "partial" in rest
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["interrupted"] is True and report["interrupted_by"] == signal.Signals(signum).name
+        assert 2 <= len(report["epochs"]) < 200
+        assert len(read_scalars(run_dir / "scratch" / "train", "epoch_loss")) == len(report["epochs"])
+    else:  # no run folder, or (if training had just begun) one with its partial report
+        assert not run_dir.exists() or (run_dir / "report.json").exists(), list(run_dir.rglob("*"))
+    assert wait_until_gone(str(tmp_path), timeout=30) == [], "a process outlived compare"
 
 
 def without_run_specifics(report):
@@ -196,13 +310,14 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
                                               lr, momentum, nesterov, seed):
     from compare.finite_differences import relative_error
     from compare.gradcheck import keras_gradients
-    from keras_impl import device
+    from keras_impl import departures, device
     from keras_impl.training import fit_with_plan
     from keras_impl.twin import build_twin, keras_loss
     from scratch.batches import BatchPlan
     from scratch.training import fit
 
     nesterov = nesterov and momentum > 0
+    assume(not departures(output, loss))  # softmax + BCE: Keras computes another objective (README)
     device.configure("float64", seed)
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, n_in)), rng.uniform(size=(n, n_out))
@@ -274,3 +389,31 @@ def test_cross_entropy_at_large_logits_matches_keras():
     assert np.isfinite(value) and np.isfinite(delta).all()
     assert value == pytest.approx(float(expected), rel=1e-14)
     np.testing.assert_allclose(delta, expected_delta.numpy(), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("cli", [("compare", "gradcheck"), ("keras_impl", "--epochs", "1")], ids=" ".join)
+def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, cli):
+    """Keras computes BCE after a softmax from the logits as if for a sigmoid (README: "Where Keras
+    departs from the math"): both CLIs say so up front, and the report names it."""
+    result = run(*cli, "--hidden", "4", "--output-activation", "softmax", "--loss", "bce",
+                 "--json" if cli[0] == "compare" else "--logdir", str(tmp_path / "out"), cwd=str(tmp_path))
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: Keras departs from the math"), result.stderr[-2000:]
+    if cli[0] == "compare":
+        assert result.returncode == 1  # the twins optimise different objectives: a mismatch, rightly
+        report = json.loads((tmp_path / "out").read_text())
+        assert report["keras_departures"] == [lines[0].removeprefix("warning: ")]
+        assert min(r["scratch_vs_keras_rel"] for r in report["gradients"]["layers"]) > 0.1
+    else:
+        assert result.returncode == 0
+
+
+def test_a_learning_rate_beyond_float32_in_a_float64_run_is_logged(tmp_path):
+    """--lr 1e39 is finite in float64; TensorBoard's writer once refused it as a Python float."""
+    from compare.harness import run_comparison
+    from test_compare import read_scalars
+
+    report = run_comparison(Config.recipe("xor", epochs=1, lr=1e39).validate(), str(tmp_path / "big"),
+                            print_=lambda *a: None)
+    assert (tmp_path / "big" / "report.json").exists() and len(report["epochs"]) == 1
+    assert read_scalars(tmp_path / "big" / "keras" / "train", "epoch_learning_rate") == [float("inf")]

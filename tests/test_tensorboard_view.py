@@ -4,6 +4,7 @@ waits for them to exit (with a bound), since a process that has been told to sto
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -94,3 +95,27 @@ def test_view_refuses_a_missing_run(run, tmp_path):
     result = run("compare", "view", "nope", "--logdir", str(tmp_path))
     assert result.returncode == 2 and "no run folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(browser_available() is not None, reason=str(browser_available()))
+def test_a_one_epoch_run_can_be_screenshotted(run, tmp_path):
+    """One epoch is one point per run, which TensorBoard draws as a dot, not a line."""
+    from compare.harness import run_comparison
+    from scratch.config import Config
+
+    run_comparison(Config.recipe("xor", epochs=1).validate(), str(tmp_path / "runs" / "one"), print_=lambda *a: None)
+    result = run("compare", "view", "--logdir", str(tmp_path / "runs"), "--screenshot", str(tmp_path / "one.png"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "one.png").stat().st_size > 20_000
+
+
+@pytest.mark.skipif(browser_available() is not None, reason=str(browser_available()))
+def test_view_refuses_a_folder_as_screenshot_and_a_taken_port(run, comparison, tmp_path):
+    runs_dir, _ = comparison
+    folder = run("compare", "view", "--logdir", str(runs_dir), "--screenshot", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder: give a file name" in folder.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = run("compare", "view", "--logdir", str(runs_dir), "--port", str(taken.getsockname()[1]))
+    assert busy.returncode == 2 and "is taken" in busy.stderr and len(busy.stderr.splitlines()) == 1
