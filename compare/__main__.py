@@ -5,14 +5,12 @@ Exit codes: 0 the twins agree within tolerance, 1 they disagree or training dive
 says where), 2 bad input, 130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
 """
 import argparse
-import os
-import shutil
 import sys
 
 from keras_impl import check_activations, departures, native_logs
 from keras_impl.__main__ import add_run_arguments, add_verbose_argument
 from keras_impl.runs import new_run_dir
-from keras_impl.interrupts import exit_code, signal_name, sigterm_interrupts
+from keras_impl.interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, sigterm_interrupts
 from .stopwatch import Stopwatch
 from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
@@ -67,14 +65,15 @@ def main(argv=None):
     sigterm_interrupts()
     if args.command == "view":
         view_command(args)
-    run_dir = None
+    start_up = StartUp()
+    exit_at_once_on_signal(start_up.abandon)  # until training starts (harness: signals_interrupt)
+    config, data, network = checked_inputs(args)
+    if args.command == "run":
+        start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     try:
-        config, data, network = checked_inputs(args)
-        if args.command == "run":
-            run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
-        result = compare(args, config, data, network, run_dir, stopwatch)
-    except KeyboardInterrupt as e:
-        sys.exit(interrupted_early(e, run_dir))
+        result = compare(args, config, data, network, start_up.run_dir, stopwatch)
+    except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
+        sys.exit(exit_code(signal_name(e)))
     if result.get("interrupted"):
         sys.exit(exit_code(result["interrupted_by"]))
     sys.exit(0 if result["verdict"] == "match" else 1)
@@ -113,18 +112,6 @@ def compare(args, config, data, network, run_dir, stopwatch):
     if args.json:
         reporting.write_json(result, args.json)
     return result
-
-
-def interrupted_early(interruption, run_dir):
-    """Ctrl-C or SIGTERM outside training (which writes a partial report itself): one line, and no
-    run folder left without a report in it. Returns the exit code."""
-    name = signal_name(interruption)
-    if run_dir and not os.path.exists(os.path.join(run_dir, "report.json")):
-        shutil.rmtree(run_dir, ignore_errors=True)  # only what this run had begun to write
-        print(f"Interrupted ({name}) before training started: nothing was written.", file=sys.stderr)
-    else:
-        print(f"Interrupted ({name}).", file=sys.stderr)
-    return exit_code(name)
 
 
 def view_command(args):

@@ -14,7 +14,7 @@ from scratch.training import EpochRunner
 
 from . import report as reporting
 from .gradcheck import gradient_check
-from keras_impl.interrupts import deferred, signal_name
+from keras_impl.interrupts import deferred, signal_name, signals_interrupt
 from .lockstep import Lockstep
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
@@ -111,6 +111,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     inside_fit = ("scratch", "comparing", "TensorBoard")
     already = {name: stopwatch.seconds[name] for name in inside_fit}
     interrupted_by = None
+    signals_interrupt()  # from here a signal stops training and the partial report is written
     with ExitStack() as after_training:
         try:
             with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN: caught by loss

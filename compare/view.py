@@ -5,45 +5,60 @@ TensorBoard runs as a child process in its own session, so stopping it (Ctrl-C, 
 of a screenshot) takes all of it down. The screenshot is made by the system's headless Chromium,
 driven by Selenium through the system's chromedriver: nothing is downloaded.
 """
+import collections
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
 
 from keras_impl.interrupts import Terminated
+from keras_impl.native_logs import ABSL_LINE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 90
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class TensorBoardServer:
-    """`tensorboard --logdir DIR --host 127.0.0.1 --port P` as a context manager."""
+    """`tensorboard --logdir DIR --host 127.0.0.1 --port P` as a context manager. Without a port,
+    TensorBoard binds a free one itself (--port 0) and the port is read back from what it prints, so
+    no other process can take the port between choosing it and binding it."""
 
     def __init__(self, logdir, port=None):
-        self.logdir, self.port = logdir, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
+        self.logdir, self.requested_port = logdir, port
+        self.port, self.process = None, None
+        self.started = threading.Event()  # set once TensorBoard has said where it listens
+        self.log = collections.deque(maxlen=40)  # its last lines on stderr, for error messages
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", self.logdir,
-                   "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   "--host", "127.0.0.1", "--port", str(self.requested_port or 0)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         start_new_session=True)
+        threading.Thread(target=self.read_log, daemon=True).start()
         return self
+
+    def read_log(self):
+        """Keep TensorBoard's stderr drained, and note the port from its 'TensorBoard ... at URL' line."""
+        for line in self.process.stderr:
+            self.log.append(line.rstrip())
+            found = re.search(r" at http://127\.0\.0\.1:(\d+)/", line)
+            if found and not self.started.is_set():
+                self.port = int(found.group(1))
+                self.started.set()
 
     def __exit__(self, *exc):
         self.stop()
@@ -57,11 +72,13 @@ class TensorBoardServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"TensorBoard exited: {self.process.stderr.read().decode()[-500:]}")
+                said = [line for line in self.log if not ABSL_LINE.match(line.encode())]
+                raise RuntimeError(f"TensorBoard exited: {said[-1] if said else 'without a word'}")
             try:
-                runs = self.get("/data/runs")
-                if runs and set(expected) <= set(runs):
-                    return runs
+                if self.started.is_set():
+                    runs = self.get("/data/runs")
+                    if runs and set(expected) <= set(runs):
+                        return runs
             except OSError:
                 pass
             time.sleep(0.5)
@@ -99,17 +116,18 @@ def chart_url(server_url, tag="epoch_loss"):
     return f"{server_url}/?forceSVG=true&smoothing=0&tagFilter={urllib.parse.quote(tag)}#timeseries"
 
 
-def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S):
+def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S, profile=None):
     """Open `url` in headless Chromium, wait until the `tag` chart has drawn a line for every run in
     `runs` and its legend (the card's run table) names them all, then save a PNG at `path`.
-    Returns the legend's text."""
+    `profile`: an empty folder for the browser's profile (default: a new temporary one). Returns
+    the legend's text."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    profile = tempfile.mkdtemp(prefix="compare-chromium-")
+    profile = profile or tempfile.mkdtemp(prefix="compare-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

@@ -1,7 +1,16 @@
 """SIGTERM handled like Ctrl-C: what `timeout`, `docker stop`, CI runners and job schedulers send
 gets the same clean-up as a KeyboardInterrupt (files flushed, children stopped, a partial report),
-and the exit code a shell expects for each signal (128 + its number)."""
+and the exit code a shell expects for each signal (128 + its number).
+
+Before training starts a CLI can instead have a signal end it at once (`exit_at_once_on_signal`):
+a KeyboardInterrupt raised inside TensorFlow's import can be swallowed there, and the run would go
+on. Once training starts (`signals_interrupt`), signals raise again so that the partial report is
+written.
+"""
+import os
+import shutil
 import signal
+import sys
 from contextlib import contextmanager
 
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
@@ -19,6 +28,47 @@ def raise_terminated(signum, frame):
 def sigterm_interrupts():
     """From now on SIGTERM raises Terminated in the main thread."""
     signal.signal(signal.SIGTERM, raise_terminated)
+
+
+_exit_at_once = False
+
+
+class StartUp:
+    """What a signal before training must undo: the run folder, once one was made."""
+
+    run_dir = None
+
+    def abandon(self, name):
+        if self.run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)  # only what this run had begun to write
+        print(f"Interrupted ({name}) before training started: nothing was written.", file=sys.stderr)
+
+
+def exit_at_once_on_signal(clean_up):
+    """From now until signals_interrupt(): SIGINT and SIGTERM call clean_up(name) ('SIGINT' or
+    'SIGTERM') and end the process at once with exit code 130 or 143."""
+    global _exit_at_once
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        clean_up(name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_code(name))
+
+    _exit_at_once = True
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def signals_interrupt():
+    """Training starts: SIGINT raises KeyboardInterrupt and SIGTERM Terminated again, for the
+    partial report (a no-op unless exit_at_once_on_signal was called)."""
+    global _exit_at_once
+    if _exit_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sigterm_interrupts()
+        _exit_at_once = False
 
 
 def signal_name(interruption):

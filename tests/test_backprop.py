@@ -11,8 +11,11 @@ from compare.finite_differences import finite_differences, relative_error
 
 EPS = 1e-6
 KINK_MARGIN = 1e-4  # a z this close to a kink (relu, step at 0; the BCE clip) may be crossed by eps
-COMBINATIONS = list(itertools.product(activations.ACTIVATIONS, activations.ACTIVATIONS, losses.LOSSES))
-COMBINATIONS = [c for c in COMBINATIONS if c[2] != "bce"]  # an alias of binary_crossentropy
+# The step function is left out: its derivative is zero wherever it exists, so every gradient through
+# it is zero on both sides and a comparison would prove nothing (test_a_step_layer_passes_no_gradient
+# asserts those zeros instead). "bce" is an alias of binary_crossentropy.
+DIFFERENTIABLE = [name for name in activations.ACTIVATIONS if name != "step"]
+COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, [n for n in losses.LOSSES if n != "bce"]))
 
 
 def near_a_kink(network, x, loss):
@@ -31,29 +34,46 @@ def near_a_kink(network, x, loss):
 
 
 def too_flat_to_judge(network, x, y, loss):
-    """True when the finite differences' own round-off (~1e-16 |C| / eps per entry) could exceed
-    1e-8 of the gradient's norm: then the reference cannot judge a 1e-7 relative error."""
+    """True when the finite differences' own round-off (one ulp of C, ~2.2e-16 |C|, over eps per
+    entry) could exceed 1e-8 of the gradient's norm: then the reference cannot judge a 1e-7
+    relative error."""
     nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
     norm = np.sqrt(sum(np.sum(g ** 2) for g in nabla_w + nabla_b))
     count = sum(g.size for g in nabla_w + nabla_b)
-    noise = np.sqrt(count) * 2.2e-16 * max(1.0, abs(network.cost(x, y, loss))) / EPS
+    noise = np.sqrt(count) * 2.2e-16 * abs(network.cost(x, y, loss)) / EPS
     return 0 < norm < noise * 1e8  # a zero gradient (step outputs) is judged exactly
 
 
+def keep_outputs_inside_0_1(network, x):
+    """Output weights scaled and biases set to 0.5 so that z^L lies in [0.2, 0.8]: BCE's log(a) and
+    log(1 - a) are smooth there (a linear or ReLU output is otherwise mostly outside (0, 1))."""
+    _, activations = network.forward(x)
+    pre = activations[-2] @ network.weights[-1]
+    network.weights[-1] *= 0.3 / max(np.abs(pre).max(), 1e-12)
+    network.biases[-1][...] = 0.5
+
+
 def random_case(rng, hidden_activation, output_activation, loss):
-    """A network of depth 1-4 and width 1-40 with a batch of 1-8 examples, away from any kink."""
+    """A network of depth 2-4 (so BP2 carries delta through at least one hidden layer) and width
+    1-40 with a batch of 1-8 examples, away from any kink, whose first layer gets a gradient.
+    A softmax layer has at least 2 units: a softmax of one unit is the constant 1, and passes no
+    gradient; nor do ReLU layers whose units are all off (such draws are redrawn)."""
     for _ in range(1000):
-        depth = rng.integers(1, 5)
-        sizes = rng.integers(1, 41, size=depth + 1).tolist()
-        sizes = [min(s, 12) if i == 0 else s for i, s in enumerate(sizes)]
+        depth = rng.integers(2, 5)
         acts = [hidden_activation] * (depth - 1) + [output_activation]
+        sizes = rng.integers(1, 41, size=depth + 1).tolist()
+        sizes[0] = min(sizes[0], 12)
+        sizes[1:] = [max(n, 2) if f == "softmax" else n for n, f in zip(sizes[1:], acts)]
         network = Network(sizes, acts, seed=int(rng.integers(1 << 30)))
         for b in network.biases:
             b[...] = rng.normal(0, 0.5, size=b.shape)
         n = rng.integers(1, 9)
         x = rng.normal(size=(n, sizes[0]))
+        if loss == "binary_crossentropy" and output_activation != "sigmoid":
+            keep_outputs_inside_0_1(network, x)
         y = rng.uniform(size=(n, sizes[-1]))
-        if not near_a_kink(network, x, loss) and not too_flat_to_judge(network, x, y, loss):
+        if not near_a_kink(network, x, loss) and not too_flat_to_judge(network, x, y, loss) \
+                and np.linalg.norm(network.backprop(x, y, loss)[0][0]) > 0:
             return network, x, y
     raise AssertionError("no random network away from kinks in 1000 draws")
 
@@ -69,8 +89,18 @@ def test_backprop_matches_finite_differences(hidden, output, loss):
     assert relative_error(backprop, np.concatenate([g.ravel() for g in numeric])) <= 1e-7, network
 
 
-def test_enough_randomized_networks():
+def test_enough_randomized_networks_exercise_bp2():
     assert len(COMBINATIONS) >= 50
+    assert ("sigmoid", "sigmoid", "quadratic") in COMBINATIONS  # the primer's own network, depth >= 2
+
+
+def test_a_step_layer_passes_no_gradient():
+    """step'(z) = 0 wherever it exists, so BP2 hands the layers below a step layer a zero delta."""
+    rng = np.random.default_rng(2)
+    network = Network([3, 5, 4, 2], ["sigmoid", "step", "sigmoid"], seed=1)
+    nabla_w, nabla_b, _, _ = network.backprop(rng.normal(size=(6, 3)), rng.uniform(size=(6, 2)), "quadratic")
+    assert not nabla_w[0].any() and not nabla_b[0].any() and not nabla_w[1].any()
+    assert np.linalg.norm(nabla_w[2]) > 0  # the layer above the step still learns
 
 
 def test_backprop_handles_a_whole_batch_at_once():

@@ -25,7 +25,9 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     assert "verdict: match" in result.stdout and "tensorboard --logdir" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "match" and report["first_divergence"] is None
-    assert report["device"] in ("CPU:0", "GPU:0")
+    import tensorflow as tf
+
+    assert report["device"] == ("GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0")
     for row in report["gradients"]["layers"]:
         assert row["scratch_vs_keras_rel"] <= 1e-13 and row["scratch_vs_fd_rel"] <= 1e-6, row
     assert len(report["epochs"]) == 30

@@ -24,14 +24,40 @@ def test_mse_is_keras_mean_over_outputs_then_batch():
     assert losses.mse(z, a, y, activations.get("sigmoid")) == pytest.approx(expected, rel=1e-14)
 
 
-@pytest.mark.parametrize("output", ["sigmoid", "tanh", "linear"])
-def test_binary_crossentropy_value(output):
-    f = activations.get(output)
-    z, _, y = batch()
-    a = f(z)
-    p = np.clip(a, 1e-7, 1 - 1e-7)
-    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert losses.binary_crossentropy(z, a, y, f) == pytest.approx(expected, rel=1e-12)
+def keras_value(loss, y, output):
+    """Keras's loss in float64 (dtype=float64 on the loss and its inputs)."""
+    import keras
+
+    tensors = (keras.ops.convert_to_tensor(v, dtype="float64") for v in (y, output))
+    return float(keras.ops.convert_to_numpy(loss(*tensors)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quadratic_and_mse_match_kerass_mean_squared_error(seed):
+    """Keras's mse is mean over the k outputs, then over the batch; the primer's C is k/2 times it."""
+    import keras
+
+    z, a, y = batch(n=7, k=5, seed=seed)
+    f = activations.get("sigmoid")
+    reference = keras_value(keras.losses.MeanSquaredError(dtype="float64"), y, a)
+    assert losses.mse(z, a, y, f) == pytest.approx(reference, rel=1e-14)
+    assert losses.quadratic(z, a, y, f) == pytest.approx(5 / 2 * reference, rel=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_binary_crossentropy_matches_kerass(seed):
+    """From the logits for a sigmoid output; from probabilities, clipped to [1e-7, 1 - 1e-7], for
+    any other output (here some lie outside (0, 1), as a linear output's may)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(0, 4, size=(6, 3)), rng.uniform(size=(6, 3))
+    sigmoid, linear = activations.get("sigmoid"), activations.get("linear")
+    from_logits = keras_value(keras.losses.BinaryCrossentropy(from_logits=True, dtype="float64"), y, z)
+    assert losses.binary_crossentropy(z, sigmoid(z), y, sigmoid) == pytest.approx(from_logits, rel=1e-13)
+    a = rng.uniform(-0.2, 1.2, size=(6, 3))
+    clipped = keras_value(keras.losses.BinaryCrossentropy(dtype="float64"), y, a)
+    assert losses.binary_crossentropy(a, a, y, linear) == pytest.approx(clipped, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["quadratic", "mse", "binary_crossentropy"])

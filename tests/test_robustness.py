@@ -192,16 +192,24 @@ def test_compare_view_and_paths_refused(run, bad_files, flags, message):
 
 
 def test_a_diverging_run_stops_and_says_where(run, tmp_path):
+    from scratch.training import Diverged, fit
     from test_compare import read_scalars
 
-    result = run("compare", "--lr", "1e5", "--activation", "relu", "--output-activation", "linear", "--loss", "mse",
-                 "--epochs", "3", "--logdir", str(tmp_path), "--name", "boom", "--json", str(tmp_path / "r.json"))
+    flags = ["--lr", "1e5", "--activation", "relu", "--output-activation", "linear", "--loss", "mse", "--epochs", "3"]
+    result = run("compare", *flags, "--logdir", str(tmp_path), "--name", "boom", "--json", str(tmp_path / "r.json"))
     assert result.returncode == 1, result.stderr[-2000:]
     assert "training diverged" in result.stdout and "Traceback" not in result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     blowup = report["non_finite"]
-    assert blowup["side"] in ("scratch", "keras", "scratch and keras")
-    assert blowup["epoch"] == 1 and blowup["step"] > 0 and blowup["layer"].startswith("dense_")
+    config = Config(lr=1e5, activation="relu", output_activation="linear", loss="mse", epochs=3)
+    data = config.load_dataset()
+    with pytest.raises(Diverged) as alone, np.errstate(all="ignore"):  # the scratch network, trained alone
+        fit(config.build_network(data), data.x_train, data.y_train, config.loss, config.build_optimizer(),
+            config.epochs, config.batch_size, config.seed, verbose=False)
+    # twins that compute the same steps blow up at the same step; the weights are still finite then,
+    # so the report names the output layer's kernel, where the overflowing outputs come from
+    assert blowup["side"] == "scratch and keras" and blowup["epoch"] == alone.value.epoch + 1 == 1
+    assert blowup["step"] == alone.value.step and blowup["tensor"] == "dense_2/kernel" and alone.value.tensors == []
     assert len(report["epochs"]) == 1  # stopped in the first epoch
     assert len(report["steps"]["scratch_loss"]) == blowup["step"] + 1
     assert report["verdict"] == "mismatch"

@@ -2,9 +2,17 @@ import pytest
 
 
 def test_scratch_trains_and_reports(run):
+    from scratch.config import Config
+    from scratch.training import fit
+
     result = run("scratch", "--epochs", "2", "--hidden", "16")
     assert result.returncode == 0, result.stderr
-    assert "Epoch 2/2" in result.stdout and "Final validation accuracy" in result.stdout
+    assert "Epoch 2/2" in result.stdout
+    config = Config(epochs=2, hidden=[16])
+    data = config.load_dataset()
+    history = fit(config.build_network(data), data.x_train, data.y_train, config.loss, config.build_optimizer(),
+                  config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val), verbose=False)
+    assert f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}" in result.stdout
 
 
 def test_perceptron_demo(run):
