@@ -152,7 +152,7 @@ def inlined_impl(sizes, x, y, batch, dtype, network=None):
         r = np.subtract(a, yb, out=deltas[-1])
         cost = float(np.vdot(r, r)) / (2 * batch)
         correct = np.count_nonzero(a.argmax(axis=1) == labels_b)
-        np.multiply(r, LR / batch, out=r)
+        np.divide(r, batch, out=r)  # dC/da = (a - y) / n
         for l in reversed(range(len(ws))):
             np.subtract(1, acts[l], out=primes[l])
             np.multiply(primes[l], acts[l], out=primes[l])
@@ -161,7 +161,8 @@ def inlined_impl(sizes, x, y, batch, dtype, network=None):
             np.dot(ones, deltas[l], out=grads[len(ws) + l])
             if l > 0:
                 np.dot(deltas[l], ws[l].T, out=deltas[l - 1])
-        for p, g in zip(ws + bs, grads):
+        for p, g in zip(ws + bs, grads):  # w -= eta g
+            np.multiply(g, LR, out=g)
             np.subtract(p, g, out=p)
         return cost, correct
 

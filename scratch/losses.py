@@ -23,9 +23,9 @@ def quadratic(z, a, y, activation):
     return 0.5 * np.vdot(r, r) / len(a)
 
 
-def quadratic_prime(z, a, y, activation, scale=1.0):
-    """dC/da = (a - y) / n (times `scale`, see Loss.output_delta)."""
-    return (a - y) * (scale / len(a))
+def quadratic_prime(z, a, y, activation):
+    """dC/da = (a - y) / n."""
+    return (a - y) / len(a)
 
 
 def mse(z, a, y, activation):
@@ -34,9 +34,9 @@ def mse(z, a, y, activation):
     return np.vdot(r, r) / a.size
 
 
-def mse_prime(z, a, y, activation, scale=1.0):
+def mse_prime(z, a, y, activation):
     """dC/da = 2 (a - y) / (n k)."""
-    return (a - y) * (2 * scale / a.size)
+    return (a - y) * (2 / a.size)
 
 
 def binary_crossentropy(z, a, y, activation):
@@ -50,18 +50,19 @@ def binary_crossentropy(z, a, y, activation):
     return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
 
 
-def binary_crossentropy_prime(z, a, y, activation, scale=1.0):
+def binary_crossentropy_prime(z, a, y, activation):
     """dC/da = (a - y) / (a (1 - a) n k), zero where the clip holds a fixed."""
     p = np.clip(a, EPSILON, 1 - EPSILON)
     inside = (a >= EPSILON) & (a <= 1 - EPSILON)
-    return inside * (p - y) / (p * (1 - p) * (a.size / scale))
+    return inside * (p - y) / (p * (1 - p) * a.size)
 
 
-def binary_crossentropy_delta(z, a, y, activation, scale=1.0):
-    """With a sigmoid output, delta = (a - y) / (n k): sigma' cancels the denominator."""
+def binary_crossentropy_delta(z, a, y, activation):
+    """The fused BP1 for a sigmoid output: dC/da * sigma'(z) = (a - y) / (a (1 - a) n k) * a (1 - a)
+    = (a - y) / (n k), sigma' cancelling the denominator. Other outputs take the general BP1."""
     if activation.name == "sigmoid":
-        return (a - y) * (scale / a.size)
-    return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation, scale))
+        return (a - y) / a.size
+    return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation))
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,12 @@ class Loss:
     prime: callable  # dC/da
     delta: callable = None  # dC/dz, when it is better than activation.backward(dC/da)
 
-    def output_delta(self, z, a, y, activation, scale=1.0):
-        """delta^L = dC/da * f'(z^L) (BP1 of the primer), in matrix form for the batch.
-
-        With `scale`, the delta of scale * C (SGD passes its learning rate: see Network.backprop).
-        """
+    def output_delta(self, z, a, y, activation):
+        """delta^L = dC/da^L * f'(z^L) (BP1 of the primer), in matrix form for the batch; or the
+        loss's own fused form of that product, where it has one."""
         if self.delta is not None:
-            return self.delta(z, a, y, activation, scale)
-        return activation.backward(z, a, self.prime(z, a, y, activation, scale))
+            return self.delta(z, a, y, activation)
+        return activation.backward(z, a, self.prime(z, a, y, activation))
 
 
 LOSSES = {

@@ -96,15 +96,12 @@ class Network:
         """The output a^L for the examples in x, after checking x."""
         return self.feedforward(self.check_input(x))
 
-    def backprop(self, x, y, loss, scale=1.0):
-        """(nabla_w, nabla_b, zs, activations): dC/dW^l and dC/db^l for the batch (x, y), by BP1-BP4.
-
-        With `scale`, the gradients of scale * C: SGD passes its learning rate, so that the step
-        eta * dC/dw comes out of backprop without one more pass over every weight.
-        """
+    def backprop(self, x, y, loss):
+        """(nabla_w, nabla_b, zs, activations): the gradients dC/dW^l and dC/db^l for the batch
+        (x, y), by BP1-BP4, and the forward pass they came from."""
         loss = losses_module.get(loss)
         zs, activations = self.forward(x)
-        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1], scale)  # BP1
+        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1])  # BP1
         layers = self.num_layers
         nabla_w, nabla_b = [None] * layers, [None] * layers
         ones = ones_vector(len(x), self.dtype)

@@ -4,8 +4,7 @@ Plain:     w = w - eta g
 Momentum:  v = mu v - eta g;  w = w + v
 Nesterov:  v = mu v - eta g;  w = w + mu v - eta g
 
-`apply` takes the steps eta g, not g: backprop can produce them directly (Network.backprop's
-`scale`), which saves a pass over every weight per mini-batch.
+`apply` takes the gradients g = dC/dw from backprop; the learning rate eta lives here alone.
 """
 import math
 
@@ -33,16 +32,16 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.velocities = None
 
-    def apply(self, parameters, steps):
-        """One step of gradient descent on each parameter w, given its step eta * g."""
-        if self.momentum == 0:
-            for w, step in zip(parameters, steps):
-                w -= step
+    def apply(self, parameters, gradients):
+        """One step of gradient descent on each parameter array w (in place), given g = dC/dw."""
+        eta, mu = self.learning_rate, self.momentum
+        if mu == 0:
+            for w, g in zip(parameters, gradients):
+                w -= eta * g
             return
         if self.velocities is None:
             self.velocities = [np.zeros_like(w) for w in parameters]
-        mu = self.momentum
-        for w, step, v in zip(parameters, steps, self.velocities):
+        for w, g, v in zip(parameters, gradients, self.velocities):
             v *= mu
-            v -= step
-            w += mu * v - step if self.nesterov else v
+            v -= eta * g
+            w += mu * v - eta * g if self.nesterov else v

@@ -39,14 +39,13 @@ class Callback:
 def train_step(network, x, y, loss, optimizer, labels=None):
     """One SGD step on the mini-batch (x, y); returns its cost and correct count before the update.
 
-    Backprop runs on eta * C, so its gradients are already the steps eta * dC/dw that SGD takes.
     `labels` (labels_of(y)) may be passed in when known, to save recomputing them.
     """
     loss = losses_module.get(loss)
-    steps_w, steps_b, zs, activations = network.backprop(x, y, loss, scale=optimizer.learning_rate)
+    nabla_w, nabla_b, zs, activations = network.backprop(x, y, loss)
     cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
     correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)
-    optimizer.apply(network.weights + network.biases, steps_w + steps_b)
+    optimizer.apply(network.weights + network.biases, nabla_w + nabla_b)
     return float(cost), correct
 
 

@@ -26,8 +26,8 @@ def test_sgd_follows_the_keras_update_formulas(momentum, nesterov):
     w0, g1, g2 = rng.normal(size=(3, 4))
     w = w0.copy()
     sgd = SGD(0.1, momentum, nesterov)
-    sgd.apply([w], [0.1 * g1])  # apply takes the steps eta * g
-    sgd.apply([w], [0.1 * g2])
+    sgd.apply([w], [g1])  # apply takes the gradients; eta = 0.1 is SGD's own
+    sgd.apply([w], [g2])
     v1 = -0.1 * g1
     v2 = momentum * v1 - 0.1 * g2
     if momentum == 0:
