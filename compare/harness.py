@@ -59,7 +59,7 @@ def check_gradients(config, network=None, data=None, print_=print):
 
 
 def build_report(config, where, tolerances, gradients, epochs, lockstep, network, run_dir):
-    """The report's keys (DESIGN.md) from what the run found."""
+    """The report's keys (docs/design.md) from what the run found."""
     gradients_ok = all(r["keras_ok"] and r["fd_ok"] for r in gradients["layers"])
     agreed = gradients_ok and lockstep.first_divergence is None and lockstep.non_finite is None
     return {
@@ -75,7 +75,7 @@ def build_report(config, where, tolerances, gradients, epochs, lockstep, network
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None):
-    """Train both twins in lockstep for config.epochs; returns the report (see DESIGN.md)."""
+    """Train both twins in lockstep for config.epochs; returns the report (see docs/design.md)."""
     stopwatch = stopwatch or Stopwatch()
     with stopwatch.part("start-up"):
         where, data, network, model, plan = prepare(config, network, data)

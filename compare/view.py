@@ -84,11 +84,6 @@ class TensorBoardServer:
             time.sleep(0.5)
         raise TimeoutError(f"TensorBoard did not list the runs {sorted(expected)} within {timeout} s")
 
-    def scalars(self, run, tag):
-        """[[wall_time, step, value], ...] of one run's tag, from TensorBoard's HTTP API."""
-        query = urllib.parse.urlencode({"run": run, "tag": tag})
-        return self.get(f"/data/plugin/scalars/scalars?{query}")
-
     def stop(self):
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -148,12 +143,14 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S, profi
             return False
 
         try:
+            WebDriverWait(driver, timeout, poll_frequency=0.5).until(drawn)
+            enlarge_the_chart(driver)
             legend = WebDriverWait(driver, timeout, poll_frequency=0.5).until(drawn)
         except TimeoutException:
             driver.save_screenshot(path)
             raise TimeoutError(f"the {tag} chart did not show lines for {', '.join(runs)} within {timeout} s "
                                f"(see {path})") from None
-        time.sleep(1)  # let the last lines settle before the picture
+        time.sleep(1.5)  # let the redrawn lines settle before the picture
         if not driver.save_screenshot(path):
             raise RuntimeError(f"the browser could not write the screenshot to {path}")
         return legend
@@ -166,6 +163,18 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S, profi
                 pass
         wait_until_gone(profile, timeout=5)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def enlarge_the_chart(driver):
+    """Close the settings pane and show the (single) chart card at full size, so that the twins'
+    lines fill most of the picture. The buttons are found by TensorBoard 2.21's labels; where one is
+    missing the picture is just smaller."""
+    from selenium.webdriver.common.by import By
+
+    for label in ("Close side pane", "Toggle full size mode"):
+        for button in driver.find_elements(By.CSS_SELECTOR, f"button[aria-label='{label}']")[:1]:
+            button.click()
+    time.sleep(1)
 
 
 def comparison_runs(folder):

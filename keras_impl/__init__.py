@@ -1,4 +1,8 @@
-"""The Keras twin of the scratch network: same layers, same initial weights, same batches."""
+"""The Keras twin of the scratch network: same layers, same initial weights, same batches.
+
+Importing this package sets KERAS_BACKEND to tensorflow unless it is set already: Keras reads it
+once, when it is first imported, and the twin is written for (and checked on) TensorFlow.
+"""
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -72,8 +72,3 @@ def build_twin(network, config):
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
                   metrics=[accuracy_metric(network.sizes[-1])], jit_compile=False)
     return model
-
-
-def copy_weights_to_scratch(model, network):
-    """Load the Keras model's current weights into the scratch network."""
-    network.set_parameters(model.get_weights())

@@ -4,7 +4,6 @@ An epoch shuffles the training set (by the batch plan), then for each mini-batch
 runs backprop and moves every weight and bias against its gradient (`train_step`).
 """
 import math
-import sys
 
 import numpy as np
 
@@ -104,7 +103,7 @@ class EpochRunner:
 
 
 def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=None,
-        validation_data=None, callbacks=(), verbose=True, stream=None):
+        validation_data=None, callbacks=(), verbose=True):
     """Train for `epochs` epochs; returns the history, one dict per epoch.
 
     Each entry has `loss` and `accuracy` as Keras reports them (the batch-size-weighted mean of the
@@ -116,12 +115,11 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     plan = plan or BatchPlan(len(x), batch_size, seed)
     runner = EpochRunner(network, x, y, loss, optimizer, plan, validation_data)
-    stream = stream or sys.stdout
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss instead
-        return [run_epoch(runner, epoch, epochs, callbacks, verbose, stream) for epoch in range(epochs)]
+        return [run_epoch(runner, epoch, epochs, callbacks, verbose) for epoch in range(epochs)]
 
 
-def run_epoch(runner, epoch, epochs, callbacks, verbose, stream):
+def run_epoch(runner, epoch, epochs, callbacks, verbose):
     """One epoch of `fit`; returns its history entry."""
     steps = runner.plan.steps_per_epoch
     runner.start_epoch(epoch)
@@ -138,7 +136,7 @@ def run_epoch(runner, epoch, epochs, callbacks, verbose, stream):
     for callback in callbacks:
         callback.on_epoch_end(epoch, logs)
     if verbose:
-        print(format_epoch(logs, epochs), file=stream, flush=True)
+        print(format_epoch(logs, epochs), flush=True)
     return logs
 
 

@@ -44,7 +44,7 @@ def test_keras_losses_by_the_same_names(loss):
 
 def test_weights_copy_back_and_step_is_refused():
     from keras_impl import device
-    from keras_impl.twin import build_model, copy_weights_to_scratch
+    from keras_impl.twin import build_model
 
     device.configure("float64", 0)
     config = Config(hidden=[5])
@@ -52,7 +52,7 @@ def test_weights_copy_back_and_step_is_refused():
     network = config.build_network(data)
     model = build_model(network)
     model.set_weights([w + 1 for w in model.get_weights()])
-    copy_weights_to_scratch(model, network)
+    network.set_parameters(model.get_weights())
     assert all((a == b).all() for a, b in zip(network.get_parameters(), model.get_weights()))
     with pytest.raises(ValueError, match="step activation has no Keras twin"):
         build_model(Config(hidden=[3], activation="step").build_network(data))

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -44,7 +45,8 @@ def test_tensorboard_http_api_serves_the_reports_numbers(comparison):
         assert {"short/scratch/validation", "short/keras/validation", "short/agreement"} <= set(runs)
         for side in ("scratch", "keras"):
             for folder, key in (("train", "loss"), ("validation", "val_loss")):
-                points = server.scalars(f"short/{side}/{folder}", "epoch_loss")
+                query = urllib.parse.urlencode({"run": f"short/{side}/{folder}", "tag": "epoch_loss"})
+                points = server.get(f"/data/plugin/scalars/scalars?{query}")  # [[wall time, step, value]]
                 assert [p[1] for p in points] == [1, 2, 3]  # epochs as the CLIs count them
                 np.testing.assert_allclose([p[2] for p in points], [e[side][key] for e in report["epochs"]], rtol=1e-6)
     with pytest.raises(ProcessLookupError):
