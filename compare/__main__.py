@@ -8,11 +8,12 @@ import argparse
 import sys
 
 from keras_impl import check_activations, departures, native_logs
-from keras_impl.__main__ import add_run_arguments, add_verbose_argument
-from keras_impl.runs import new_run_dir
 from keras_impl.interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, sigterm_interrupts
+from keras_impl.runs import new_run_dir
+from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
+                                  bad_input_exits_2, config_from_args)
+
 from .stopwatch import Stopwatch
-from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
 
@@ -101,10 +102,10 @@ def compare(args, config, data, network, run_dir, stopwatch):
 
     native_logs.quiet(args.verbose)
     with stopwatch.part("importing TensorFlow"):
-        from .harness import check_gradients, run_comparison
+        from .harness import run_comparison, run_gradient_check
 
     if args.command == "gradcheck":
-        result = check_gradients(config, network, data)
+        result = run_gradient_check(config, network, data)
     else:
         result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch)
         print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")

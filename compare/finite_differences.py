@@ -22,17 +22,17 @@ def relative_error(a, b, floor=0.0):
 
 
 def float64_copy(network):
-    copy = Network(network.sizes, [f.name for f in network.activations], dtype="float64")
-    copy.set_parameters(network.get_parameters())
+    copy = Network(network.sizes, [f.name for f in network.activation_functions], dtype="float64")
+    copy.set_parameters(network.parameter_copies())
     return copy
 
 
 def cost_and_kinks(network, x, y, loss):
     """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, the clip for BCE."""
     zs, activations = network.forward(x)
-    cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
-    sides = [z > 0 for z, f in zip(zs, network.activations) if f.has_kink]
-    if loss.name == "binary_crossentropy" and network.activations[-1].name != "sigmoid":
+    cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1])
+    sides = [z > 0 for z, f in zip(zs, network.activation_functions) if f.has_kink]
+    if loss.name == "binary_crossentropy" and network.activation_functions[-1].name != "sigmoid":
         sides += [activations[-1] < CLIP, activations[-1] > 1 - CLIP]
     return cost, sides
 
@@ -42,7 +42,7 @@ def finite_differences(network, x, y, loss, eps=FD_EPSILON):
     net = float64_copy(network)
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grads, kinks = [], []
-    for p in net.parameters():
+    for p in net.live_parameters():
         g, kink = np.zeros_like(p), np.zeros(p.shape, bool)
         for i in np.ndindex(p.shape):
             saved = p[i]

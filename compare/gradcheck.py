@@ -6,6 +6,7 @@ import tensorflow as tf
 from scratch import losses as scratch_losses
 
 from .finite_differences import fd_noise_floor, finite_differences, relative_error
+from .records import GradientRow
 
 
 def keras_gradients(model, loss_fn, x, y):
@@ -21,7 +22,7 @@ def keras_gradients(model, loss_fn, x, y):
 
 
 def gradient_check(network, model, loss, keras_loss_fn, x, y, tolerances):
-    """One row per weight and bias tensor: errors of scratch vs Keras and vs finite differences."""
+    """One GradientRow per weight and bias tensor: scratch vs Keras and vs finite differences."""
     loss = scratch_losses.get(loss)
     nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
     scratch = [g for pair in zip(nabla_w, nabla_b) for g in pair]
@@ -31,15 +32,11 @@ def gradient_check(network, model, loss, keras_loss_fn, x, y, tolerances):
     rows = []
     for name, s, k, f, kink in zip(network.parameter_names(), scratch, keras_grads, fd, kinks):
         s64, keep = s.astype(np.float64), ~kink
-        row = {
-            "name": name,
-            "scratch_vs_keras_max_abs": float(np.abs(s64 - k).max()),
-            "scratch_vs_keras_rel": relative_error(s64, k),
-            "scratch_vs_fd_max_abs": float(np.abs(s64 - f)[keep].max()) if keep.any() else 0.0,
-            "scratch_vs_fd_rel": relative_error(s64[keep], f[keep], fd_noise_floor(keep.sum(), cost)),
-            "kinks": int(kink.sum()),
-        }
-        row["keras_ok"] = row["scratch_vs_keras_rel"] <= tolerances.gradient_rel
-        row["fd_ok"] = row["scratch_vs_fd_rel"] <= tolerances.fd_rel
-        rows.append(row)
+        keras_rel = relative_error(s64, k)
+        fd_rel = relative_error(s64[keep], f[keep], fd_noise_floor(keep.sum(), cost))
+        rows.append(GradientRow(
+            name, scratch_vs_keras_max_abs=float(np.abs(s64 - k).max()), scratch_vs_keras_rel=keras_rel,
+            scratch_vs_fd_max_abs=float(np.abs(s64 - f)[keep].max()) if keep.any() else 0.0,
+            scratch_vs_fd_rel=fd_rel, kinks=int(kink.sum()),
+            keras_ok=keras_rel <= tolerances.gradient_rel, fd_ok=fd_rel <= tolerances.fd_rel))
     return rows

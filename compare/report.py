@@ -2,6 +2,7 @@
 report and a PNG of both training curves with their difference on a log axis."""
 import json
 import os
+from dataclasses import asdict, is_dataclass
 
 import numpy as np
 
@@ -14,10 +15,10 @@ def gradient_table(rows, tolerances):
         f"  {'tensor':<16} {'max|d| keras':>13} {'rel keras':>10} {'rel fd':>10} {'kinks':>6}  verdict",
     ]
     for r in rows:
-        verdict = "ok" if r["keras_ok"] and r["fd_ok"] else \
-            "MISMATCH " + " and ".join(w for w, ok in (("keras", r["keras_ok"]), ("fd", r["fd_ok"])) if not ok)
-        lines.append(f"  {r['name']:<16} {r['scratch_vs_keras_max_abs']:>13.2e} {r['scratch_vs_keras_rel']:>10.2e} "
-                     f"{r['scratch_vs_fd_rel']:>10.2e} {r['kinks']:>6}  {verdict}")
+        verdict = "ok" if r.keras_ok and r.fd_ok else \
+            "MISMATCH " + " and ".join(w for w, ok in (("keras", r.keras_ok), ("fd", r.fd_ok)) if not ok)
+        lines.append(f"  {r.name:<16} {r.scratch_vs_keras_max_abs:>13.2e} {r.scratch_vs_keras_rel:>10.2e} "
+                     f"{r.scratch_vs_fd_rel:>10.2e} {r.kinks:>6}  {verdict}")
     return "\n".join(lines)
 
 
@@ -26,9 +27,10 @@ EPOCH_HEADER = (f"{'epoch':>5} {'scratch loss':>13} {'keras loss':>13} {'|d loss
 
 
 def epoch_row(entry):
-    s, k = entry["scratch"], entry["keras"]
-    return (f"{entry['epoch']:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
-            f"{entry['max_abs_weight_diff']:>9.1e} {s.get('val_accuracy', float('nan')):>15.2%} "
+    """One EpochEntry as a row under EPOCH_HEADER."""
+    s, k = entry.scratch, entry.keras
+    return (f"{entry.epoch:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
+            f"{entry.max_abs_weight_diff:>9.1e} {s.get('val_accuracy', float('nan')):>15.2%} "
             f"{k.get('val_accuracy', float('nan')):>13.2%}")
 
 
@@ -55,6 +57,8 @@ def verdict_line(report):
 
 def json_safe(value):
     """The report with NaN and inf as null, so that any JSON reader accepts it."""
+    if is_dataclass(value):
+        value = asdict(value)
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

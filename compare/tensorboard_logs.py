@@ -39,7 +39,7 @@ class ComparisonLogs:
             scalar("epoch_loss", scratch_logs["loss"])
             scalar("epoch_accuracy", scratch_logs["accuracy"])
             scalar("epoch_learning_rate", self.learning_rate)
-            for name, p in zip(network.parameter_names(), network.get_parameters()):
+            for name, p in zip(network.parameter_names(), network.parameter_copies()):
                 tf.summary.histogram(f"{MODEL_NAME}/{name}/histogram", p)  # Keras's tag: the weight's path
         if "val_loss" in scratch_logs:
             with self.writers["validation"].as_default(step=step):
@@ -54,11 +54,11 @@ class ComparisonLogs:
                 scalar(f"max_abs_weight_diff/{name}", diff)
 
     def log_gradients(self, rows):
-        """Step 0's gradient relative errors, per tensor."""
+        """Step 0's gradient relative errors, per tensor (GradientRows)."""
         with self.writers["agreement"].as_default(step=0):
             for row in rows:
-                scalar(f"gradient_rel_error/scratch_vs_keras/{row['name']}", row["scratch_vs_keras_rel"])
-                scalar(f"gradient_rel_error/scratch_vs_fd/{row['name']}", row["scratch_vs_fd_rel"])
+                scalar(f"gradient_rel_error/scratch_vs_keras/{row.name}", row.scratch_vs_keras_rel)
+                scalar(f"gradient_rel_error/scratch_vs_fd/{row.name}", row.scratch_vs_fd_rel)
 
     def log_steps(self, step_losses):
         """|delta| of the pre-update batch loss at every step."""

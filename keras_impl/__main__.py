@@ -5,22 +5,12 @@ Same flags and defaults as `python -m scratch`; logs to TensorBoard under --logd
 import sys
 
 from scratch.batches import BatchPlan
+from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
+                                  bad_input_exits_2, config_from_args)
+
 from . import check_activations, departures, native_logs
 from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
 from .runs import new_run_dir
-from scratch.cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
-
-DEFAULT_LOGDIR = "runs"
-
-
-def add_run_arguments(parser):
-    parser.add_argument("--logdir", default=DEFAULT_LOGDIR, help="TensorBoard log directory (default: %(default)s)")
-    parser.add_argument("--name", help="this run's folder under --logdir (default: a new timestamped name)")
-
-
-def add_verbose_argument(parser):
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines on stderr")
-
 
 @bad_input_exits_2
 def main(argv=None):

@@ -1,7 +1,7 @@
 """Build the Keras twin of a scratch Network: a Sequential of Dense layers with its weights copied in.
 
 Each scratch layer z = a W + b, a = f(z) becomes Dense(n, activation=f); Keras keeps the kernel in
-the same (n_in, n_out) layout, so get_parameters() loads straight into set_weights().
+the same (n_in, n_out) layout, so parameter_copies() loads straight into set_weights().
 """
 import keras
 import numpy as np
@@ -38,14 +38,14 @@ def keras_loss(name):
 
 def build_model(network):
     """A Sequential with the network's layer sizes and activations, holding its current weights."""
-    check_activations(f.name for f in network.activations)
+    check_activations(f.name for f in network.activation_functions)
     if keras.config.dtype_policy().name != np.dtype(network.dtype).name:
         raise ValueError(f"call keras_impl.device.configure({np.dtype(network.dtype).name!r}) before building the twin")
     layers = [keras.Input(shape=(network.sizes[0],))]
     layers += [keras.layers.Dense(n, activation=f.name, name=f"dense_{i + 1}")
-               for i, (n, f) in enumerate(zip(network.sizes[1:], network.activations))]
+               for i, (n, f) in enumerate(zip(network.sizes[1:], network.activation_functions))]
     model = keras.Sequential(layers, name=MODEL_NAME)
-    model.set_weights(network.get_parameters())
+    model.set_weights(network.parameter_copies())
     return model
 
 

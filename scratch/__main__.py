@@ -1,5 +1,5 @@
 """`python -m scratch`: train the NumPy network alone, the primer's recipe by default."""
-from .cli import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
+from .command_line import ArgumentParser, add_config_arguments, bad_input_exits_2, config_from_args
 import sys
 
 from .training import Diverged, fit

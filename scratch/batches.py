@@ -9,6 +9,9 @@ import math
 
 import numpy as np
 
+MAX_BATCH_SIZE = 2**31 - 1  # what TensorFlow's batch dimension takes
+MAX_SEED = 2**32 - 1  # what keras.utils.set_random_seed takes
+
 
 class BatchPlan:
     """Per-epoch permutations and mini-batch slices for n examples."""
@@ -17,7 +20,12 @@ class BatchPlan:
         if n < 1:
             raise ValueError("the training set is empty: give at least one example")
         if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch size must be a positive integer, got {batch_size}")
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        if batch_size > MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be at most {MAX_BATCH_SIZE:,}, got {batch_size}: a batch as large "
+                             "as the training set already takes all of it")
+        if int(seed) != seed or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer 0..{MAX_SEED} (2**32 - 1, as Keras takes), got {seed}")
         self.n, self.batch_size, self.seed = int(n), int(batch_size), int(seed)
 
     @property

@@ -3,17 +3,13 @@
 One Config describes the network (sizes, activations, initializer, seed, dtype), the cost and the
 optimizer; both twins are built from the same Config.
 """
-import math
 from dataclasses import asdict, dataclass, field
 
-from . import activations, datasets, losses
-from .initializers import INITIALIZERS
-from .network import Network, resolve_dtype
-from .optimizers import SGD, check_learning_rate
-
-
-MAX_INT32 = 2**31 - 1
-MAX_SEED = 2**32 - 1
+from . import activations, datasets, initializers, losses
+from .batches import BatchPlan
+from .network import Network, check_sizes, resolve_dtype
+from .optimizers import SGD
+from .training import check_epochs
 
 TRUTH_TABLE_RECIPE = {"hidden": [8], "activation": "tanh", "lr": 5.0}
 # Settings that differ from the primer's digits recipe. The truth tables have 4 and 8 rows, so a
@@ -45,29 +41,17 @@ class Config:
         return cls(dataset=dataset, **{**RECIPES.get(dataset, {}), **settings})
 
     def validate(self):
-        """Raise ValueError naming the first setting that cannot work."""
+        """Raise ValueError naming the first setting that cannot work. Each setting is checked by
+        the code that owns it, so the messages name the library's parameters."""
         activations.get(self.activation)
         activations.get(self.output_activation)
         losses.get(self.loss)
         resolve_dtype(self.dtype)
-        check_learning_rate(self.lr)
-        if self.initializer not in INITIALIZERS:
-            raise ValueError(f"unknown initializer {self.initializer!r}: choose one of {', '.join(INITIALIZERS)}")
-        if any(int(h) != h or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden layer sizes must be positive integers, got {self.hidden}")
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ValueError(f"batch size must be a positive integer, got {self.batch_size}")
-        if self.batch_size > MAX_INT32:
-            raise ValueError(f"batch size must be at most {MAX_INT32:,}, got {self.batch_size}: a batch "
-                             "as large as the training set already takes all of it")
-        if int(self.seed) != self.seed or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"--seed must be an integer 0..{MAX_SEED} (2**32 - 1, as Keras takes), got {self.seed}")
-        if int(self.epochs) != self.epochs or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs}")
-        if not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs a momentum above 0: pass --momentum 0.9, say")
+        initializers.get(self.initializer)
+        check_sizes([1, *self.hidden, 1])
+        self.build_optimizer()  # SGD checks learning_rate, momentum and nesterov
+        BatchPlan(1, self.batch_size, self.seed)  # checks batch_size and seed
+        check_epochs(self.epochs)
         return self
 
     def load_dataset(self):

@@ -27,10 +27,16 @@ def scaled_normal(rng, n_in, n_out):
 INITIALIZERS = {f.__name__: f for f in (glorot_uniform, standard_normal, scaled_normal)}
 
 
-def initialize(name, sizes, seed, dtype=np.float64):
-    """Weights and biases for layer sizes [n_0, ..., n_L], drawn once from default_rng(seed)."""
+def get(name):
+    """The initializer called `name`; ValueError naming the choices otherwise."""
     if name not in INITIALIZERS:
         raise ValueError(f"unknown initializer {name!r}: choose one of {', '.join(INITIALIZERS)}")
+    return INITIALIZERS[name]
+
+
+def initialize(name, sizes, seed, dtype=np.float64):
+    """Weights and biases for layer sizes [n_0, ..., n_L], drawn once from default_rng(seed)."""
+    draw = get(name)
     rng = np.random.default_rng(seed)
-    layers = [INITIALIZERS[name](rng, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    layers = [draw(rng, n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     return [w.astype(dtype) for w, _ in layers], [b.astype(dtype) for _, b in layers]

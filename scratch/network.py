@@ -32,6 +32,13 @@ def resolve_dtype(dtype):
     return DTYPES[name]
 
 
+def check_sizes(sizes):
+    """Layer sizes [n_0, ..., n_L] as ints; ValueError unless at least two, all positive integers."""
+    if len(sizes) < 2 or any(int(s) != s or s < 1 for s in sizes):
+        raise ValueError(f"layer sizes must be at least two positive integers, got {list(sizes)}")
+    return [int(s) for s in sizes]
+
+
 COPIES_OF_PARAMETERS = 6  # weights, gradients and velocities here, and as many again in a Keras twin
 
 
@@ -44,9 +51,7 @@ class Network:
     """An MLP with layer sizes [n_0, ..., n_L] and one activation per layer after the input."""
 
     def __init__(self, sizes, activations="sigmoid", initializer="glorot_uniform", seed=0, dtype="float64"):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"layer sizes must be at least two positive integers, got {sizes}")
+        sizes = check_sizes(sizes)
         if isinstance(activations, str):
             activations = [activations] * (len(sizes) - 1)
         if len(activations) != len(sizes) - 1:
@@ -55,7 +60,7 @@ class Network:
         self.dtype = resolve_dtype(dtype)
         check_fits(COPIES_OF_PARAMETERS * parameter_count(sizes) * np.dtype(self.dtype).itemsize,
                    f"a {'-'.join(map(str, sizes))} network with its training state", "choose smaller layer sizes")
-        self.activations = [activations_module.get(name) for name in activations]
+        self.activation_functions = [activations_module.get(name) for name in activations]
         self.weights, self.biases = initialize(initializer, sizes, seed, self.dtype)
 
     @property
@@ -78,7 +83,7 @@ class Network:
     def forward(self, x):
         """All weighted inputs zs = [z^1..z^L] and activations [a^0..a^L] for a batch x."""
         zs, activations = [], [x]
-        for w, b, f in zip(self.weights, self.biases, self.activations):
+        for w, b, f in zip(self.weights, self.biases, self.activation_functions):
             z = np.dot(activations[-1], w)
             z += b
             zs.append(z)
@@ -88,7 +93,7 @@ class Network:
     def feedforward(self, x):
         """a^L for a batch x: the network's output."""
         a = x
-        for w, b, f in zip(self.weights, self.biases, self.activations):
+        for w, b, f in zip(self.weights, self.biases, self.activation_functions):
             a = f(a @ w + b)
         return a
 
@@ -101,7 +106,7 @@ class Network:
         (x, y), by BP1-BP4, and the forward pass they came from."""
         loss = losses_module.get(loss)
         zs, activations = self.forward(x)
-        delta = loss.output_delta(zs[-1], activations[-1], y, self.activations[-1])  # BP1
+        delta = loss.output_delta(zs[-1], activations[-1], y, self.activation_functions[-1])  # BP1
         layers = self.num_layers
         nabla_w, nabla_b = [None] * layers, [None] * layers
         ones = ones_vector(len(x), self.dtype)
@@ -109,30 +114,30 @@ class Network:
             nabla_w[l] = np.dot(activations[l].T, delta)  # BP4
             nabla_b[l] = np.dot(ones, delta)  # BP3: the sum over the batch, 1^T delta
             if l > 0:  # BP2; the input layer needs no delta
-                delta = self.activations[l - 1].backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
+                delta = self.activation_functions[l - 1].backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
         return nabla_w, nabla_b, zs, activations
 
     def cost(self, x, y, loss):
         """C(w, b) on the batch (x, y)."""
         zs, activations = self.forward(x)
-        return losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
+        return losses_module.get(loss).value(zs[-1], activations[-1], y, self.activation_functions[-1])
 
     def evaluate(self, x, y, loss):
         """(cost, accuracy) over the examples (x, y)."""
         zs, activations = self.forward(x)
-        value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activations[-1])
+        value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activation_functions[-1])
         return float(value), count_correct(activations[-1], labels_of(y)) / len(y)
 
-    def parameters(self):
+    def live_parameters(self):
         """The live arrays [W^1, b^1, W^2, b^2, ...], in the order of keras Model.get_weights()."""
         return [p for pair in zip(self.weights, self.biases) for p in pair]
 
-    def get_parameters(self):
-        """Copies of parameters()."""
-        return [p.copy() for p in self.parameters()]
+    def parameter_copies(self):
+        """Copies of live_parameters(), as Keras get_weights() returns copies."""
+        return [p.copy() for p in self.live_parameters()]
 
     def set_parameters(self, parameters):
-        """Load [W^1, b^1, ...] (as from get_parameters or Keras get_weights), checking shapes."""
+        """Load [W^1, b^1, ...] (as from parameter_copies or Keras get_weights), checking shapes."""
         parameters = list(parameters)
         if len(parameters) != 2 * self.num_layers:
             raise ValueError(f"expected {2 * self.num_layers} arrays, got {len(parameters)}")
@@ -144,15 +149,15 @@ class Network:
 
     def non_finite_parameters(self):
         """Names of the weight and bias tensors holding NaN or inf, nearest the output first."""
-        return [name for name, p in reversed(list(zip(self.parameter_names(), self.parameters())))
+        return [name for name, p in reversed(list(zip(self.parameter_names(), self.live_parameters())))
                 if not np.isfinite(p).all()]
 
     def parameter_names(self):
-        """Names matching get_parameters(): dense_1/kernel, dense_1/bias, ..."""
+        """Names matching parameter_copies(): dense_1/kernel, dense_1/bias, ..."""
         return [f"dense_{l + 1}/{kind}" for l in range(self.num_layers) for kind in ("kernel", "bias")]
 
     def __repr__(self):
-        layers = ", ".join(f"{n}:{f.name}" for n, f in zip(self.sizes[1:], self.activations))
+        layers = ", ".join(f"{n}:{f.name}" for n, f in zip(self.sizes[1:], self.activation_functions))
         return f"Network({self.sizes[0]} -> {layers}, {np.dtype(self.dtype).name})"
 
 

@@ -15,7 +15,7 @@ def check_learning_rate(learning_rate):
     """The learning rate eta as a float; ValueError unless it is finite and positive."""
     eta = float(learning_rate)
     if not math.isfinite(eta) or eta <= 0:
-        raise ValueError(f"learning rate must be a positive number, got {learning_rate}: try 0.1 or 3.0")
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate}: try 0.1 or 3.0")
     return eta
 
 
@@ -25,10 +25,10 @@ class SGD:
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         self.learning_rate = check_learning_rate(learning_rate)
         self.momentum = float(momentum)
-        if not 0 <= self.momentum < 1:
+        if not 0 <= self.momentum < 1:  # `not` also refuses NaN
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs a momentum above 0: pass --momentum 0.9, say")
+            raise ValueError("nesterov needs a momentum above 0: try momentum 0.9")
         self.nesterov = bool(nesterov)
         self.velocities = None
 

@@ -42,7 +42,7 @@ def train_step(network, x, y, loss, optimizer, labels=None):
     """
     loss = losses_module.get(loss)
     nabla_w, nabla_b, zs, activations = network.backprop(x, y, loss)
-    cost = loss.value(zs[-1], activations[-1], y, network.activations[-1])
+    cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1])
     correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)
     optimizer.apply(network.weights + network.biases, nabla_w + nabla_b)
     return float(cost), correct
@@ -102,6 +102,12 @@ class EpochRunner:
         return logs
 
 
+def check_epochs(epochs):
+    """ValueError unless `epochs` is a positive integer."""
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs}")
+
+
 def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=None,
         validation_data=None, callbacks=(), verbose=True):
     """Train for `epochs` epochs; returns the history, one dict per epoch.
@@ -111,8 +117,7 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
     end of the epoch, and `val_loss` and `val_accuracy` when validation data is given.
     Raises Diverged at the first mini-batch whose loss is NaN or inf.
     """
-    if int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs}")
+    check_epochs(epochs)
     plan = plan or BatchPlan(len(x), batch_size, seed)
     runner = EpochRunner(network, x, y, loss, optimizer, plan, validation_data)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss instead

@@ -24,7 +24,7 @@ def train_both(config, data=None):
 
 
 def max_weight_diff(network, model):
-    return max(np.abs(s - k).max() for s, k in zip(network.get_parameters(), model.get_weights()))
+    return max(np.abs(s - k).max() for s, k in zip(network.parameter_copies(), model.get_weights()))
 
 
 def max_loss_diff(scratch_history, keras_history, key="loss"):

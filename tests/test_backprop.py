@@ -20,10 +20,10 @@ COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, [n for n i
 
 def near_a_kink(network, x, loss):
     zs, acts = network.forward(x)
-    for z, f in zip(zs, network.activations):
+    for z, f in zip(zs, network.activation_functions):
         if f.has_kink and np.abs(z).min() < KINK_MARGIN:
             return True
-    z, a, f_out = zs[-1], acts[-1], network.activations[-1]
+    z, a, f_out = zs[-1], acts[-1], network.activation_functions[-1]
     if loss == "binary_crossentropy" and f_out.name != "sigmoid":
         moving = f_out.prime(z, a) != 0 if f_out.prime else np.ones(a.shape, bool)  # a flat a cannot cross
         # near 0 or 1, log(a) curves so fast (third derivative ~ 2/a^3) that central

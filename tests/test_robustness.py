@@ -105,8 +105,8 @@ BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
 ROUND_TWO_INPUTS = [  # found by the second robustness pass; checked by the CLIs that start TensorFlow
     (["--dataset", "mnist:{d}/nan_pixels.npz"], "NaN or inf pixels"),
     (["--dataset", "csv:{d}/big.csv", "--dtype", "float32"], "beyond float32's range"),
-    (["--seed", "-1"], "--seed must be an integer 0..4294967295"),
-    (["--seed", str(2**70)], "--seed must be an integer 0..4294967295"),
+    (["--seed", "-1"], "--seed: seed must be an integer 0..4294967295"),
+    (["--seed", str(2**70)], "--seed: seed must be an integer 0..4294967295"),
     (["--dataset", "mnist:{d}/one_hot.npz"], "not one-hot rows"),
     (["--dataset", "csv:{d}/long_field.csv"], "line 3 is not valid CSV"),
     (["--dataset", "mnist:{d}/plain.npy"], "is a .npy file, not an .npz archive"),
@@ -165,7 +165,7 @@ def test_round_two_bad_input_is_refused_before_anything_starts(run, bad_files, c
 
 def test_scratch_names_the_seed_flag(run):
     result = run("scratch", "--seed", "-1")
-    assert result.returncode == 2 and "--seed must be" in result.stderr
+    assert result.returncode == 2 and "--seed: seed must be" in result.stderr
 
 
 @pytest.mark.parametrize("cli", LOGGING_CLIS, ids=" ".join)
@@ -343,7 +343,7 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
     fit_with_plan(model, x, y, plan, 2, verbose=0)
     with np.errstate(all="ignore"):
         fit(network, x, y, loss, config.build_optimizer(), 2, plan=plan, verbose=False)
-    weights = network.get_parameters()
+    weights = network.parameter_copies()
     assume(all(np.isfinite(w).all() for w in weights))
     for s, k in zip(weights, model.get_weights()):
         assert np.abs(s - k).max() <= 1e-11 * max(1.0, np.abs(s).max())

@@ -1,6 +1,8 @@
-"""Command-line plumbing shared by `python -m scratch`, `python -m keras_impl` and `python -m compare`.
+"""The command-line kit shared by `python -m scratch`, `python -m keras_impl` and `python -m compare`:
+their common flags, and bad input as one line on stderr with exit code 2, never a traceback.
 
-Bad input ends the program with one line on stderr and exit code 2, never a traceback.
+The library's errors name its parameters (`learning_rate must be ...`); here alone they are mapped
+to the flags a user typed (`--lr: learning rate must be ...`).
 """
 import argparse
 import functools
@@ -13,6 +15,8 @@ from .config import RECIPES, Config
 from .initializers import INITIALIZERS
 
 EXIT_BAD_INPUT = 2
+FLAGS = {"learning_rate": "--lr", "batch_size": "--batch-size", "epochs": "--epochs", "momentum": "--momentum",
+         "nesterov": "--nesterov", "seed": "--seed"}  # library parameter -> the flag that sets it
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -62,6 +66,16 @@ def add_config_arguments(parser):
     add("--initializer", default=d.initializer, help=f"{', '.join(INITIALIZERS)} (default: %(default)s)")
 
 
+def add_run_arguments(parser):
+    """--logdir and --name: where a run that logs to TensorBoard writes."""
+    parser.add_argument("--logdir", default="runs", help="TensorBoard log directory (default: %(default)s)")
+    parser.add_argument("--name", help="this run's folder under --logdir (default: a new timestamped name)")
+
+
+def add_verbose_argument(parser):
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines on stderr")
+
+
 def config_from_args(args):
     """A validated Config from parsed flags; flags left out take the dataset's recipe."""
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
@@ -74,6 +88,15 @@ def fail(message):
     sys.exit(EXIT_BAD_INPUT)
 
 
+def in_flags(message):
+    """The message with a leading library parameter named as its flag: 'learning_rate must be ...'
+    becomes '--lr: learning rate must be ...'."""
+    parameter = message.split(" ", 1)[0]
+    if parameter in FLAGS:
+        return f"{FLAGS[parameter]}: {parameter.replace('_', ' ')}{message[len(parameter):]}"
+    return message
+
+
 def bad_input_exits_2(main):
     """Run main(); a ValueError (bad input) becomes one line on stderr and exit code 2."""
 
@@ -82,6 +105,6 @@ def bad_input_exits_2(main):
         try:
             return main(*args, **kwargs)
         except ValueError as e:
-            fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            fail(in_flags(str(e).splitlines()[0]) if str(e) else type(e).__name__)
 
     return wrapper
