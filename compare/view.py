@@ -116,32 +116,14 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S, profi
     `runs` and its legend (the card's run table) names them all, then save a PNG at `path`.
     `profile`: an empty folder for the browser's profile (default: a new temporary one). Returns
     the legend's text."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     profile = profile or tempfile.mkdtemp(prefix="compare-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic", "--window-size=1400,900", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_browser(profile)
     try:
         driver.get(url)
-
-        def drawn(d):
-            for card in d.find_elements(By.CSS_SELECTOR, "scalar-card"):
-                legend = card.text
-                # a series is drawn as a path, or as a circle while it has a single point (a 1-epoch run)
-                marks = card.find_elements(By.CSS_SELECTOR, ".series-view svg path, .series-view svg circle")
-                if legend.startswith(tag) and len(marks) >= len(runs) and all(r in legend for r in runs):
-                    return legend
-            return False
-
+        drawn = chart_drawn(tag, runs)
         try:
             WebDriverWait(driver, timeout, poll_frequency=0.5).until(drawn)
             enlarge_the_chart(driver)
@@ -155,14 +137,51 @@ def screenshot(url, path, runs, tag="epoch_loss", timeout=START_TIMEOUT_S, profi
             raise RuntimeError(f"the browser could not write the screenshot to {path}")
         return legend
     finally:
-        driver.quit()
-        for pid in wait_until_gone(profile):  # a browser process that would not go: end it
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        wait_until_gone(profile, timeout=5)
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_browser(driver, profile)
+
+
+def start_browser(profile):
+    """Headless Chromium through the system's chromedriver, with its own profile folder and no
+    background traffic (this machine's network is closed)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=1400,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def stop_browser(driver, profile):
+    """Quit, and wait (bounded) until every browser process is gone: driver.quit() returns before
+    Chromium's children exit. One that will not go is killed. Then the profile is removed."""
+    driver.quit()
+    for pid in wait_until_gone(profile):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_until_gone(profile, timeout=5)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def chart_drawn(tag, runs):
+    """A WebDriverWait condition: the `tag` card's legend text once it has drawn every run."""
+    from selenium.webdriver.common.by import By
+
+    def drawn(driver):
+        for card in driver.find_elements(By.CSS_SELECTOR, "scalar-card"):
+            legend = card.text
+            # a series is drawn as a path, or as a circle while it has a single point (a 1-epoch run)
+            marks = card.find_elements(By.CSS_SELECTOR, ".series-view svg path, .series-view svg circle")
+            if legend.startswith(tag) and len(marks) >= len(runs) and all(r in legend for r in runs):
+                return legend
+        return False
+
+    return drawn
 
 
 def enlarge_the_chart(driver):
