@@ -29,7 +29,8 @@ class CompareParser(ArgumentParser):
 def port_number(text):
     """--port: an integer in 1..65535."""
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, got {text!r}; leave --port out to take a free one")
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, got {text!r}; "
+                                         "leave --port out to take a free one")
     return int(text)
 
 

@@ -53,7 +53,8 @@ def add_config_arguments(parser):
     sizes = lambda hidden: ",".join(map(str, hidden))  # noqa: E731
     add("--dataset", default=d.dataset, help=f"{datasets.SPEC_HELP} (default: %(default)s)")
     add("--hidden", type=parse_hidden, help=f"hidden layer sizes, e.g. 30 or 64,32 ({recipe_default('hidden', sizes)})")
-    add("--activation", help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} ({recipe_default('activation')})")
+    add("--activation",
+        help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} ({recipe_default('activation')})")
     add("--output-activation", default=d.output_activation, help="output activation (default: %(default)s)")
     add("--loss", default=d.loss, help=f"{', '.join(losses.LOSSES)} (default: %(default)s)")
     add("--lr", type=float, help=f"learning rate eta ({recipe_default('lr')})")

@@ -59,7 +59,8 @@ def show_decision_maker():
     print("  tickets leave weather | w.x | go?  target")
     for x, y in zip(data.x_train, data.y_train):
         decision = int(maker(x))
-        print(f"     {int(x[0])}      {int(x[1])}      {int(x[2])}    | {x @ maker.weights:3.0f} |  {decision}     {int(y[0])}")
+        tickets, leave, weather = (int(v) for v in x)
+        print(f"     {tickets}      {leave}      {weather}    | {x @ maker.weights:3.0f} |  {decision}     {int(y[0])}")
     print(f"  hand-set weights: {score(maker(data.x_train), data.y_train)}/8 correct "
           "(target: the decision the vacation rule wants)")
     print("  with a bias b = -threshold the neuron fires when w . x + b > 0; the perceptron rule learns w and b:")

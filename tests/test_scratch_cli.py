@@ -11,7 +11,8 @@ def test_scratch_trains_and_reports(run):
     config = Config(epochs=2, hidden=[16])
     data = config.load_dataset()
     history = fit(config.build_network(data), data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                  config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val), verbose=False)
+                  config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val),
+                  verbose=False)
     assert f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}" in result.stdout
 
 
