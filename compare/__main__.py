@@ -36,7 +36,7 @@ def port_number(text):
 
 def build_parser():
     parser = CompareParser(prog="python -m compare", description=__doc__)
-    sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck,view}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,gradcheck,view}", parser_class=ArgumentParser)
     run = sub.add_parser("run", help="train both twins in lockstep and compare (the default)")
     gradcheck = sub.add_parser("gradcheck", help="compare step 0's gradients only")
     for p in (run, gradcheck):

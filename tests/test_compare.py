@@ -129,3 +129,12 @@ def test_verbose_shows_tensorflows_own_log_lines(run):
     result = run("compare", "gradcheck", "--dataset", "xor", "--hidden", "2", "--verbose")
     assert result.returncode == 0, result.stderr[-2000:]
     assert any(ABSL_LINE.match(line.encode()) for line in result.stderr.splitlines()), result.stderr[-2000:]
+
+
+def test_top_level_help_shows_runs_flags(run):
+    """`run` is what runs without a subcommand, so its flags are on the top-level help too."""
+    result = run("compare", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "{run,gradcheck,view}" in result.stdout
+    for flag in ("--hidden", "--epochs", "--json", "--logdir", "--name", "--verbose"):
+        assert flag in result.stdout
