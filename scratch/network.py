@@ -114,7 +114,8 @@ class Network:
             nabla_w[l] = np.dot(activations[l].T, delta)  # BP4
             nabla_b[l] = np.dot(ones, delta)  # BP3: the sum over the batch, 1^T delta
             if l > 0:  # BP2; the input layer needs no delta
-                delta = self.activation_functions[l - 1].backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
+                f = self.activation_functions[l - 1]
+                delta = f.backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
         return nabla_w, nabla_b, zs, activations
 
     def cost(self, x, y, loss):
