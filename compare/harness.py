@@ -71,10 +71,10 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     rows = twins.check_gradients()
     print_(f"{twins.network} on {twins.data.name}, Keras on {twins.where}")
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype]))
-    result = verdict(rows)
-    print_(f"verdict: {result} (gradients at step 0, a batch of {len(twins.first_batch()[0])})")
+    result, batch_size = verdict(rows), len(twins.first_batch()[0])
+    print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "device": twins.where,
-            "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
+            "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
             "verdict": result, "keras_departures": departures(config.output_activation, config.loss)}
 
 
