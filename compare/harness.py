@@ -19,7 +19,8 @@ from scratch.training import EpochRunner
 from . import report as reporting
 from .gradcheck import gradient_check
 from .lockstep import Lockstep
-from .records import verdict
+from .records import drift_of, verdict
+from .step_check import StepCheck
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
@@ -120,9 +121,11 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
     validation = (data.x_val, data.y_val)
     runner = EpochRunner(twins.network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
                          twins.plan, validation)
-    lockstep = Lockstep(runner, twins.network.parameter_names(), TOLERANCES[config.dtype], stopwatch, on_epoch)
+    names = twins.network.parameter_names()
+    step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names)
+    lockstep = Lockstep(runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch, on_epoch)
     keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
-    inside_fit = {name: stopwatch.seconds[name] for name in ("scratch", "comparing", "TensorBoard")}
+    inside_fit = {name: stopwatch.seconds[name] for name in ("scratch", "comparing", "step check", "TensorBoard")}
     interrupted_by = None
     signals_interrupt()  # from here a signal stops training and the partial report is written
     try:
@@ -136,7 +139,7 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
         after_training.enter_context(deferred())  # from here on the report is written whole
         stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - before for n, before in inside_fit.items())
         with stopwatch.part("TensorBoard"):
-            logs.log_steps(lockstep.step_losses)
+            logs.log_steps(lockstep.step_losses, lockstep.gaps, lockstep.step_errors)
             logs.close()
     return lockstep, epochs, interrupted_by
 
@@ -144,14 +147,18 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
 def build_report(twins, rows, lockstep, epochs, run_dir):
     """The report's keys (docs/design.md) from what the run found, as plain JSON-ready values."""
     config = twins.config
+    result = verdict(rows, lockstep.parting, lockstep.non_finite, lockstep.step_mismatch)
+    drift = drift_of(lockstep.gaps) if result == "drift" else None
     return {
         "config": config.as_dict(), "device": twins.where, "tolerances": asdict(TOLERANCES[config.dtype]),
         "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
         "epochs": [asdict(e) for e in epochs],
-        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"]},
+        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"],
+                  "weight_gap": lockstep.gaps, "update_error": lockstep.step_errors},
         "first_divergence": lockstep.parting and asdict(lockstep.parting),
+        "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
         "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
-        "verdict": verdict(rows, lockstep.parting, lockstep.non_finite),
+        "verdict": result, "drift": drift and asdict(drift),
         "keras_departures": departures(config.output_activation, config.loss),
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
     }

@@ -1,11 +1,15 @@
 """Both twins step by step: Keras trains through model.fit, and after each of its mini-batches a
-callback takes the same step on the scratch network, then compares the two.
+callback takes the same step on the scratch network, then compares the two, twice:
 
-Per step it records both pre-update batch losses and max |w_scratch - w_keras| per tensor, and
-remembers the first step where the twins part (a weight or a loss out of tolerance). A loss of NaN
-or inf on either side stops training there. In backprop an error enters at some layer and flows to
-every layer below it, so among the tensors out of tolerance at that step it names the one nearest
-the output.
+- the trajectories: the scratch network's weights against Keras's (the gap, relative to
+  max(1, |w|)), and both pre-update batch losses; the first step where they part is remembered;
+- the step: the scratch step taken from Keras's own state before the step, against Keras's state
+  after it (compare/step_check.py); the first step that disagrees is remembered.
+
+Trajectories that part while every step agrees are drift: rounding amplified by training, not a bug.
+A loss of NaN or inf on either side stops training there. In backprop an error enters at some
+layer and flows to every layer below it, so among the tensors out of tolerance at a step it names
+the one nearest the output.
 """
 import math
 
@@ -15,6 +19,7 @@ import numpy as np
 from scratch.training import EpochRunner
 
 from .records import SUMMARY_KEYS, EpochEntry, NonFinite, Parting
+from .step_check import KerasState, StepCheck
 
 
 class Lockstep(keras.callbacks.Callback):
@@ -22,44 +27,81 @@ class Lockstep(keras.callbacks.Callback):
 
     State, all of it:
       runner, names, tol      the scratch side (an EpochRunner), tensor names, the tolerances
+      step_check, momentum    the probe that takes the scratch step from Keras's state (StepCheck)
       stopwatch, on_epoch     where time is booked; on_epoch(EpochEntry, scratch logs, Keras logs)
       step_losses             {"scratch": [...], "keras": [...]}: pre-update loss at every step
-      parting, non_finite     None, or where the twins first parted / training first diverged
-      step                    the global step about to be compared (0-based, across epochs)
+      gaps, step_errors       per step: the trajectories' gap and the step check's error e_k
+      parting, step_mismatch  None, or where the trajectories first parted / a step first disagreed
+      non_finite              None, or where training first diverged
+      keras_before            Keras's state (KerasState) before the step about to be compared
+      step, epoch_first_step  the global step about to be compared (0-based, across epochs), and
+                              this epoch's first
       seen, keras_total       this epoch's examples so far and Keras's summed loss over them, to
                               recover each batch's own loss from Keras's running mean
     """
 
-    def __init__(self, runner: EpochRunner, names, tolerances, stopwatch, on_epoch=None):
+    def __init__(self, runner: EpochRunner, step_check: StepCheck, momentum, names, tolerances, stopwatch,
+                 on_epoch=None):
         super().__init__()
-        self.runner, self.names, self.tol = runner, names, tolerances
+        self.runner, self.step_check, self.momentum = runner, step_check, momentum
+        self.names, self.tol = names, tolerances
         self.stopwatch, self.on_epoch = stopwatch, on_epoch
         self.step_losses = {"scratch": [], "keras": []}
-        self.parting = self.non_finite = None
-        self.step = 0
+        self.gaps, self.step_errors = [], []
+        self.parting = self.step_mismatch = self.non_finite = self.keras_before = None
+        self.step = self.epoch_first_step = 0
         self.seen, self.keras_total = 0, 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.keras_before is None:  # the first epoch: Keras's starting state
+            self.keras_before = KerasState.read(self.model, self.momentum)
         self.runner.start_epoch(epoch)
-        self.seen, self.keras_total = 0, 0.0
+        self.seen, self.keras_total, self.epoch_first_step = 0, 0.0, self.step
 
     def on_train_batch_end(self, batch, logs=None):
         with self.stopwatch.part("scratch"):
             scratch_loss, _ = self.runner.step(batch)
         with self.stopwatch.part("comparing"):
-            self.compare_step(batch, scratch_loss, float(logs["loss"]))
+            keras_after = KerasState.read(self.model, self.momentum)
+            keras_loss, loss_scale = self.compare_trajectories(batch, scratch_loss, float(logs["loss"]), keras_after)
+        if math.isfinite(scratch_loss) and math.isfinite(keras_loss):
+            with self.stopwatch.part("step check"):
+                self.check_step(batch, keras_after, keras_loss, loss_scale)
+        else:
+            self.step_errors.append(math.nan)  # the step is reported as divergence instead
+            self.stop_non_finite(scratch_loss, keras_loss)
+        self.keras_before = keras_after
+        self.step += 1
 
-    def compare_step(self, batch, scratch_loss, keras_running_loss):
+    def compare_trajectories(self, batch, scratch_loss, keras_running_loss, keras_after):
+        """Record this step's losses and gap, check them; returns (Keras's batch loss, the loss scale)."""
         size = len(self.runner.batches[batch][1])
         running = keras_running_loss * (self.seen + size)  # Keras logs the epoch's running mean
         keras_loss = (running - self.keras_total) / size
         self.seen, self.keras_total = self.seen + size, running
         self.step_losses["scratch"].append(scratch_loss)
         self.step_losses["keras"].append(keras_loss)
-        self.check(self.step, self.weight_diffs(), scratch_loss, keras_loss, running / size)
-        if not (math.isfinite(scratch_loss) and math.isfinite(keras_loss)):
-            self.stop_non_finite(scratch_loss, keras_loss)
-        self.step += 1
+        diffs = self.weight_diffs(keras_after.weights)
+        self.gaps.append(max(diff / scale for diff, scale in diffs.values()))
+        self.check(self.step, diffs, scratch_loss, keras_loss, running / size)
+        return keras_loss, running / size
+
+    def check_step(self, batch, keras_after, keras_loss, loss_scale):
+        """The step check (compare/step_check.py) of this step; remembers the first step that disagrees."""
+        errors, probe_loss = self.step_check.errors(self.keras_before, keras_after, *self.runner.batches[batch])
+        self.step_errors.append(float(np.max(list(errors.values()))))  # NaN if any is NaN
+        if self.step_mismatch is None:
+            checks = {name: (error, self.tol.step_rel) for name, error in errors.items()}
+            checks["loss"] = (abs(probe_loss - keras_loss) / max(1.0, abs(loss_scale)), self.tol.loss_rel)
+            self.step_mismatch = self.first_out_of_tolerance(self.step, checks)
+
+    def first_out_of_tolerance(self, step, checks):
+        """A Parting at `step` for the first of `checks` ({name: (relative error, tolerance)}) out of
+        tolerance, or None."""
+        for name, (error, tolerance) in checks.items():
+            if not error <= tolerance:  # `not <=` also catches NaN
+                return Parting(step, self.runner.epoch + 1, name.split("/")[0], name, error)
+        return None
 
     def stop_non_finite(self, scratch_loss, keras_loss):
         """Record which side's loss went to NaN or inf first, and where, and stop training."""
@@ -71,11 +113,11 @@ class Lockstep(keras.callbacks.Callback):
                                     tensors[0], scratch_loss, keras_loss)
         self.model.stop_training = True
 
-    def weight_diffs(self):
+    def weight_diffs(self, keras_weights):
         """{tensor name: (max |w_scratch - w_keras|, max(1, max |w|))} for every weight and bias."""
         scratch = self.runner.network.live_parameters()
-        return {name: (float(np.abs(s - k.numpy()).max()), max(1.0, float(np.abs(s).max())))
-                for name, s, k in zip(self.names, scratch, self.model.trainable_weights)}
+        return {name: (float(np.abs(s - k).max()), max(1.0, float(np.abs(s).max())))
+                for name, s, k in zip(self.names, scratch, keras_weights)}
 
     def check(self, step, diffs, scratch_loss, keras_loss, loss_scale, what="loss"):
         """Remember the first step where a weight or a loss leaves tolerance."""
@@ -95,13 +137,25 @@ class Lockstep(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         scratch_logs = self.runner.end_epoch()
         keras_logs = {k: float(v) for k, v in (logs or {}).items()}
-        diffs = self.weight_diffs()
+        diffs = self.weight_diffs(self.keras_before.weights)
         last_step = self.step - 1  # an epoch-end disagreement belongs to the epoch's last step
         for key in ("loss", "val_loss"):
             if key in keras_logs:
                 self.check(last_step, diffs, scratch_logs[key], keras_logs[key], scratch_logs[key], what=key)
+        self.check_validation(keras_logs)
         diffs = {name: diff for name, (diff, _) in diffs.items()}
+        update_errors = self.step_errors[self.epoch_first_step:]
         entry = EpochEntry(epoch + 1, {k: scratch_logs[k] for k in SUMMARY_KEYS},
-                           {k: keras_logs[k] for k in SUMMARY_KEYS}, max(diffs.values()), diffs)
+                           {k: keras_logs[k] for k in SUMMARY_KEYS}, max(diffs.values()), diffs,
+                           max(update_errors, default=0.0, key=lambda e: -math.inf if math.isnan(e) else e))
         if self.on_epoch:
             self.on_epoch(entry, scratch_logs, keras_logs)
+
+    def check_validation(self, keras_logs):
+        """The step check of evaluation: the scratch validation loss at Keras's weights against Keras's."""
+        if self.step_mismatch is not None or "val_loss" not in keras_logs or self.runner.validation_data is None:
+            return
+        with self.stopwatch.part("step check"):
+            val_loss = self.step_check.evaluate(self.keras_before, *self.runner.validation_data)
+        gap = abs(val_loss - keras_logs["val_loss"]) / max(1.0, abs(val_loss))
+        self.step_mismatch = self.first_out_of_tolerance(self.step - 1, {"val_loss": (gap, self.tol.loss_rel)})

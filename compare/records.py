@@ -1,5 +1,6 @@
 """The typed records a comparison's report is made of (docs/design.md, "The report"), and the one
 place where the verdict is decided. `report.json` holds them as plain dicts (dataclasses.asdict)."""
+import math
 from dataclasses import dataclass
 
 SUMMARY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -21,23 +22,26 @@ class GradientRow:
 
 @dataclass
 class EpochEntry:
-    """Both twins' summaries of one epoch (SUMMARY_KEYS) and how far apart their weights ended it."""
+    """Both twins' summaries of one epoch (SUMMARY_KEYS), how far apart their weights ended it, and how
+    far apart a step taken from the same state came at worst."""
 
     epoch: int  # counted from 1, as the CLIs print it
     scratch: dict
     keras: dict
     max_abs_weight_diff: float
     max_abs_weight_diff_per_tensor: dict
+    max_update_error: float  # the per-step check's largest error in this epoch (compare/step_check.py)
 
 
 @dataclass
 class Parting:
-    """Where the twins first parted: a weight or a loss out of tolerance (report key first_divergence)."""
+    """Where the twins first parted (report key first_divergence: the trajectories; first_step_mismatch:
+    a step taken from the same state): a weight, velocity or loss out of tolerance."""
 
     step: int
     epoch: int
     layer: str
-    tensor: str  # a tensor name like dense_2/kernel, or loss / val_loss
+    tensor: str  # a tensor name like dense_2/kernel or dense_2/kernel/velocity, or loss / val_loss
     value: float
 
 
@@ -54,7 +58,34 @@ class NonFinite:
     keras_loss: float
 
 
-def verdict(rows, parting=None, non_finite=None):
-    """'match' when every gradient agrees and the twins neither parted nor diverged, else 'mismatch'."""
+@dataclass
+class Drift:
+    """How the gap between the trajectories grew in a run that amplifies rounding: from its first
+    nonzero value to its largest, doubling every `doubling_steps` steps on average."""
+
+    from_step: int
+    from_gap: float
+    to_step: int
+    to_gap: float
+    doubling_steps: float
+
+
+def drift_of(gaps):
+    """The Drift of a per-step gap series, or None while the gap never grew."""
+    nonzero = [step for step, gap in enumerate(gaps) if gap > 0]
+    if not nonzero:
+        return None
+    start = nonzero[0]
+    end = max(range(start, len(gaps)), key=lambda step: (gaps[step], -step))  # the first largest gap
+    if not gaps[end] > gaps[start]:
+        return None
+    return Drift(start, gaps[start], end, gaps[end], (end - start) / math.log2(gaps[end] / gaps[start]))
+
+
+def verdict(rows, parting=None, non_finite=None, step_mismatch=None):
+    """'mismatch' when a gradient at step 0 or a step taken from the same state disagrees, or
+    training diverged; else 'drift' when the trajectories parted all the same; else 'match'."""
     gradients_agree = all(r.keras_ok and r.fd_ok for r in rows)
-    return "match" if gradients_agree and parting is None and non_finite is None else "mismatch"
+    if not gradients_agree or step_mismatch is not None or non_finite is not None:
+        return "mismatch"
+    return "drift" if parting is not None else "match"

@@ -23,36 +23,67 @@ def gradient_table(rows, tolerances):
 
 
 EPOCH_HEADER = (f"{'epoch':>5} {'scratch loss':>13} {'keras loss':>13} {'|d loss|':>9} {'max|d w|':>9} "
-                f"{'scratch val acc':>15} {'keras val acc':>13}")
+                f"{'step err':>9} {'scratch val acc':>15} {'keras val acc':>13}")
 
 
 def epoch_row(entry):
-    """One EpochEntry as a row under EPOCH_HEADER."""
+    """One EpochEntry as a row under EPOCH_HEADER ("step err": the per-step check's worst error)."""
     s, k = entry.scratch, entry.keras
     return (f"{entry.epoch:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
-            f"{entry.max_abs_weight_diff:>9.1e} {s.get('val_accuracy', float('nan')):>15.2%} "
-            f"{k.get('val_accuracy', float('nan')):>13.2%}")
+            f"{entry.max_abs_weight_diff:>9.1e} {entry.max_update_error:>9.1e} "
+            f"{s.get('val_accuracy', float('nan')):>15.2%} {k.get('val_accuracy', float('nan')):>13.2%}")
 
 
 def verdict_line(report):
+    """The verdict in words: match, drift (with how the gap grew) or mismatch (with where)."""
     partial = f" (partial: interrupted after {len(report['epochs'])} epochs)" if report.get("interrupted") else ""
+    worst_step = max((e for e in report["steps"]["update_error"] if e == e), default=0.0)  # e == e: not NaN
+    step_tolerance = report["tolerances"]["step_rel"]
     if report["verdict"] == "match":
         worst = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
-                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch.")
-    where, blowup = report["first_divergence"], report.get("non_finite")
+                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch, and every "
+                f"step taken from Keras's own state (worst {worst_step:.1e} relative).")
+    if report["verdict"] == "drift":
+        return f"verdict{partial}: drift. " + drift_words(report, worst_step, step_tolerance)
+    return f"verdict{partial}: mismatch. " + "; ".join(mismatch_parts(report, step_tolerance)) + "."
+
+
+def drift_words(report, worst_step, step_tolerance):
+    """Why a drift is not a bug: every step agreed from the same state; how the gap grew."""
+    where, growth = report["first_divergence"], report.get("drift")
+    words = (f"The twins compute the same steps: taken from Keras's own state, every step agrees within "
+             f"{step_tolerance:g} (worst {worst_step:.1e} relative). This run amplifies rounding differences")
+    if growth:
+        words += (f": the gap between the trajectories (max |d w| / max(1, |w|)) grew from {growth['from_gap']:.1e} at step "
+                  f"{growth['from_step']} to {growth['to_gap']:.2g} at step {growth['to_step']}, doubling about "
+                  f"every {growth['doubling_steps']:.0f} steps")
+    return words + (f"; agreement ({report['tolerances']['weight_abs']:g}) was first lost at step {where['step']} "
+                    f"(epoch {where['epoch']}) in {where['tensor']}. Not a bug: a smaller --lr keeps the twins "
+                    "together longer.")
+
+
+def mismatch_parts(report, step_tolerance):
+    """Each reason for a mismatch: divergence, the first step that disagrees, the gradients."""
+    step, where, blowup = report.get("first_step_mismatch"), report["first_divergence"], report.get("non_finite")
     bad = [r["name"] for r in report["gradients"]["layers"] if not (r["keras_ok"] and r["fd_ok"])]
     parts = []
     if blowup:
         parts.append(f"training diverged: the {blowup['side']} loss became non-finite at step {blowup['step']} "
                      f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
                      "try a smaller --lr")
-    if where:
+    if step:
+        if step["tensor"] in ("loss", "val_loss"):
+            step_tolerance = report["tolerances"]["loss_rel"]
+        parts.append(f"step {step['step']} (epoch {step['epoch']}), taken from Keras's own state, disagrees first "
+                     f"in {step['tensor']}: {step['value']:.3e} relative (tolerance {step_tolerance:g}), so the "
+                     "scratch step is not Keras's step there")
+    if where and not step:
         parts.append(f"agreement first lost at step {where['step']} (epoch {where['epoch']}) in "
                      f"{where['tensor']}: {where['value']:.3e}")
     if bad:
         parts.append(f"gradients disagree in {', '.join(bad)}")
-    return f"verdict{partial}: mismatch. " + "; ".join(parts) + "."
+    return parts
 
 
 def json_safe(value):
@@ -106,12 +137,14 @@ def plot(report, path):
 
 
 def plot_differences(axes, report, epochs):
-    """|d loss| and max |d w| per epoch on a log axis, the weight tolerance, exact zeros as marks on
-    the bottom edge (a log axis has no 0), and the epoch where agreement was first lost."""
+    """|d loss|, max |d w| and the per-step check's worst error per epoch on a log axis, the weight
+    tolerance, exact zeros as marks on the bottom edge (a log axis has no 0), and the epoch where
+    agreement was first lost."""
     series = {"|d loss|": [abs(e["scratch"]["loss"] - e["keras"]["loss"]) for e in report["epochs"]],
-              "max |d w|": [e["max_abs_weight_diff"] for e in report["epochs"]]}
+              "max |d w|": [e["max_abs_weight_diff"] for e in report["epochs"]],
+              "step error (same state)": [e["max_update_error"] for e in report["epochs"]]}
     bottom_edge = axes.get_xaxis_transform()  # x in epochs, y as a fraction of the axes' height
-    for (label, values), color in zip(series.items(), ("C0", "C1")):
+    for (label, values), color in zip(series.items(), ("C0", "C1", "C2")):
         axes.semilogy(epochs, [v if v > 0 else np.nan for v in values], ".-", color=color, label=label)
         zeros = [x for x, v in zip(epochs, values) if v == 0]
         if zeros:

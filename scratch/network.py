@@ -39,7 +39,9 @@ def check_sizes(sizes):
     return [int(s) for s in sizes]
 
 
-COPIES_OF_PARAMETERS = 6  # weights, gradients and velocities here, and as many again in a Keras twin
+# weights, gradients and velocities here; as many again in a Keras twin; and in the comparison's
+# per-step check, a probe network's three and Keras's weights and velocities before and after a step
+COPIES_OF_PARAMETERS = 13
 
 
 def parameter_count(sizes):

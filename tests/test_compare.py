@@ -25,6 +25,8 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     assert "verdict: match" in result.stdout and "tensorboard --logdir" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "match" and report["first_divergence"] is None
+    assert report["first_step_mismatch"] is None and report["drift"] is None
+    assert max(report["steps"]["update_error"]) <= 1e-13
     import tensorflow as tf
 
     assert report["device"] == ("GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0")
@@ -42,6 +44,8 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
             expected = [e[side][key] for e in report["epochs"]]
             np.testing.assert_allclose(logged, expected, rtol=1e-6)
     assert len(read_scalars(run_dir / "agreement", "max_abs_weight_diff")) == 30
+    np.testing.assert_allclose(read_scalars(run_dir / "agreement", "step_update_error"),
+                               report["steps"]["update_error"], rtol=1e-6, atol=0)
 
 
 def scaled_derivative(monkeypatch, name, factor):
@@ -64,6 +68,8 @@ def test_a_planted_bug_is_caught_at_step_0_in_the_right_layer(monkeypatch, tmp_p
     assert report["verdict"] == "mismatch"
     assert report["first_divergence"]["step"] == 0
     assert report["first_divergence"]["layer"] == layer
+    assert report["first_step_mismatch"]["step"] == 0  # the same step, taken from Keras's state
+    assert report["first_step_mismatch"]["layer"] == layer
     bad = [r["name"] for r in report["gradients"]["layers"] if not r["keras_ok"]]
     assert f"{layer}/kernel" in bad
     assert "verdict: mismatch" in capsys.readouterr().out

@@ -1,0 +1,88 @@
+"""The per-step check: the scratch training step, taken from Keras's own state, against Keras's step.
+
+At step k, load Keras's weights and velocities from before step k into a probe copy of the scratch
+network and its optimizer, take the scratch step (scratch.training.train_step) on step k's
+mini-batch, and compare the result with Keras's state after step k:
+
+    e_k = max over tensors T of  max |T_probe - T_keras| / max(1, max |T_keras|)
+
+where T runs over every weight, bias and (with momentum) velocity. Both sides start step k from the
+same state, so e_k measures that one step alone: rounding (about 1e-16 in float64) when the twins
+compute the same step, the size of the bug when they do not. Unlike the gap between the two
+trajectories, it cannot grow by amplification; it is what tells a bug (mismatch) from a run that
+amplifies rounding (drift). The probe's pre-update loss is held against Keras's batch loss too.
+"""
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratch.training import train_step
+
+
+@dataclass
+class KerasState:
+    """Keras's training state between two steps, as NumPy arrays in trainable_weights order
+    [W^1, b^1, W^2, b^2, ...]: the weights, and the SGD velocities ([] without momentum)."""
+
+    weights: list
+    velocities: list
+
+    @classmethod
+    def read(cls, model, momentum):
+        weights = [np.asarray(w.numpy()) for w in model.trainable_weights]
+        velocities = getattr(model.optimizer, "momentums", None) or []  # built by fit, before step 0
+        if momentum == 0:
+            velocities = []
+        elif velocities:
+            velocities = [np.asarray(v.numpy()) for v in velocities]
+        else:
+            velocities = [np.zeros_like(w) for w in weights]
+        return cls(weights, velocities)
+
+
+def kernels_then_biases(tensors):
+    """[W^1, b^1, W^2, b^2, ...] -> [W^1, W^2, ..., b^1, b^2, ...], the order train_step updates in."""
+    return list(tensors[0::2]) + list(tensors[1::2])
+
+
+def interleaved(tensors):
+    """The inverse of kernels_then_biases."""
+    half = len(tensors) // 2
+    return [t for pair in zip(tensors[:half], tensors[half:]) for t in pair]
+
+
+def relative_error(ours, theirs):
+    """max |ours - theirs| / max(1, max |theirs|), where equal entries (inf and inf too) differ by 0;
+    NaN when either side holds NaN."""
+    gap = np.abs(ours - theirs)
+    if not np.isfinite(gap).all():  # inf - inf is NaN, yet both sides overflowed alike
+        gap[ours == theirs] = 0
+    return float(gap.max()) / max(1.0, float(np.abs(theirs).max()))
+
+
+class StepCheck:
+    """Takes the scratch step from Keras's state and measures e_k, per tensor, nearest the output first."""
+
+    def __init__(self, network, loss, optimizer, names):
+        self.probe, self.optimizer = copy.deepcopy(network), optimizer
+        self.loss, self.names = loss, names
+
+    def errors(self, before, after, x, y, labels):
+        """({tensor name: e_k of that tensor}, the probe's pre-update loss) for the step from `before`
+        (a KerasState) on the mini-batch (x, y) against Keras's `after`."""
+        self.probe.set_parameters(before.weights)
+        self.optimizer.velocities = [v.copy() for v in kernels_then_biases(before.velocities)] or None
+        loss, _ = train_step(self.probe, x, y, self.loss, self.optimizer, labels)
+        errors = {}
+        probe_weights, probe_velocities = self.probe.live_parameters(), interleaved(self.optimizer.velocities or [])
+        for i in reversed(range(len(self.names))):  # nearest the output first
+            errors[self.names[i]] = relative_error(probe_weights[i], after.weights[i])
+            if probe_velocities:
+                errors[f"{self.names[i]}/velocity"] = relative_error(probe_velocities[i], after.velocities[i])
+        return errors, loss
+
+    def evaluate(self, state, x, y):
+        """The scratch cost over (x, y) at the weights of `state` (a KerasState)."""
+        self.probe.set_parameters(state.weights)
+        return self.probe.evaluate(x, y, self.loss)[0]
