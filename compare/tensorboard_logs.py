@@ -24,15 +24,20 @@ def scalar(tag, value, step=None):
 SCALAR_METADATA = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 
 
-@tf.function(autograph=False, input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([None], tf.float64)])
-def scalar_series(tag, values):
-    """The scalar summary values[k] at step k, for every k: what tf.summary.scalar writes (float32,
-    the scalars plugin's metadata), in one graph call rather than one eager call (~0.8 ms) per value."""
-    def write(k):
-        tf.summary.write(tag, tf.cast(values[k], tf.float32), step=k, metadata=SCALAR_METADATA)
-        return k + 1
+def scalar_series_writer():
+    """A function writing the scalar summary values[k] at step k, for every k, to the default writer:
+    what tf.summary.scalar writes (float32, the scalars plugin's metadata), in one graph call rather
+    than one eager call (~0.8 ms) per value. A traced function keeps the writer it was first called
+    with, so each writer needs its own."""
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([None], tf.float64)])
+    def scalar_series(tag, values):
+        def write(k):
+            tf.summary.write(tag, tf.cast(values[k], tf.float32), step=k, metadata=SCALAR_METADATA)
+            return k + 1
 
-    tf.while_loop(lambda k: k < tf.size(values, out_type=tf.int64), write, [tf.constant(0, tf.int64)])
+        tf.while_loop(lambda k: k < tf.size(values, out_type=tf.int64), write, [tf.constant(0, tf.int64)])
+
+    return scalar_series
 
 
 class ComparisonLogs:
@@ -79,6 +84,7 @@ class ComparisonLogs:
         """At every step: |delta| of the pre-update batch loss, the trajectories' gap, and the step
         check's error (compare/step_check.py)."""
         scratch, keras = np.array(step_losses["scratch"], np.float64), np.array(step_losses["keras"], np.float64)
+        scalar_series = scalar_series_writer()
         with self.writers["agreement"].as_default():
             for tag, values in (("step_abs_delta_loss", np.abs(scratch - keras)), ("step_weight_gap", gaps),
                                 ("step_update_error", step_errors)):
