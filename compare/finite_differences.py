@@ -27,13 +27,28 @@ def float64_copy(network):
     return copy
 
 
+def clipped(loss, a, activation):
+    """What a cross-entropy clips to [eps, 1 - eps] (scratch/losses.py), or None where it works from
+    the logits (binary with a sigmoid output, categorical with a softmax one) or does not clip."""
+    if activation.name == ("sigmoid" if loss.name == "binary_crossentropy" else "softmax"):
+        return None
+    if loss.name in ("binary_crossentropy", "sparse_categorical_crossentropy"):
+        return a
+    if loss.name == "categorical_crossentropy":
+        return a / a.sum(axis=-1, keepdims=True)
+    return None
+
+
 def cost_and_kinks(network, x, y, loss):
-    """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, the clip for BCE."""
+    """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, and the clip of
+    the cross-entropies."""
     zs, activations = network.forward(x)
-    cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1])
+    output = network.activation_functions[-1]
+    cost = loss.value(zs[-1], activations[-1], y, output)
     sides = [z > 0 for z, f in zip(zs, network.activation_functions) if f.has_kink]
-    if loss.name == "binary_crossentropy" and network.activation_functions[-1].name != "sigmoid":
-        sides += [activations[-1] < CLIP, activations[-1] > 1 - CLIP]
+    p = clipped(loss, activations[-1], output)
+    if p is not None:
+        sides += [p < CLIP, p > 1 - CLIP]
     return cost, sides
 
 

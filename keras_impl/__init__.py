@@ -5,6 +5,8 @@ once, when it is first imported, and the twin is written for (and checked on) Te
 """
 import os
 
+from scratch import losses as scratch_losses
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 KERAS_ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear", "softmax")
@@ -27,9 +29,19 @@ SOFTMAX_BCE = (
     "differ by 0.67-0.78 relative); use --output-activation sigmoid with binary_crossentropy")
 
 
+SIGMOID_CATEGORICAL = (
+    "Keras departs from the math here: with a sigmoid output, categorical cross-entropy is computed from the "
+    "sigmoid's logits as if the output were a softmax (keras/src/backend/tensorflow/nn.py, "
+    "categorical_crossentropy -> _get_logits), so the Keras twin trains another objective (step-0 gradients "
+    "differ by 0.26-0.36 relative); use --output-activation softmax with categorical cross-entropy")
+
+
 def departures(output_activation, loss):
     """Where Keras computes something other than the math for these settings (README: "Where Keras
     departs from the math"), one sentence each; checked before TensorFlow is imported."""
-    if output_activation == "softmax" and loss in ("binary_crossentropy", "bce"):
+    loss = scratch_losses.get(loss)
+    if output_activation == "softmax" and loss.name == "binary_crossentropy":
         return [SOFTMAX_BCE]
+    if output_activation == "sigmoid" and loss.categorical:
+        return [SIGMOID_CATEGORICAL]
     return []

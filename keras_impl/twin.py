@@ -31,9 +31,9 @@ def keras_loss(name):
     name = scratch_losses.get(name).name
     if name == "quadratic":
         return QuadraticCost()
-    if name == "mse":
-        return keras.losses.MeanSquaredError()
-    return keras.losses.BinaryCrossentropy()
+    return {"mse": keras.losses.MeanSquaredError, "binary_crossentropy": keras.losses.BinaryCrossentropy,
+            "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+            "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy}[name]()
 
 
 def build_model(network):
@@ -59,10 +59,13 @@ def build_optimizer(config):
                                 nesterov=config.nesterov)
 
 
-def accuracy_metric(n_outputs):
-    """Keras's accuracy as scratch counts it: argmax for several outputs, a > 0.5 for one."""
+def accuracy_metric(n_outputs, loss):
+    """Keras's accuracy as scratch counts it: argmax for several outputs (against class labels for a
+    sparse loss), a > 0.5 for one."""
     if n_outputs == 1:
         return keras.metrics.BinaryAccuracy(name="accuracy")
+    if scratch_losses.get(loss).sparse:
+        return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     return keras.metrics.CategoricalAccuracy(name="accuracy")
 
 
@@ -70,5 +73,5 @@ def build_twin(network, config):
     """The compiled Keras twin of `network`, trained as `config` says (call device.configure first)."""
     model = build_model(network)
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
-                  metrics=[accuracy_metric(network.sizes[-1])], jit_compile=False)
+                  metrics=[accuracy_metric(network.sizes[-1], config.loss)], jit_compile=False)
     return model

@@ -55,8 +55,13 @@ class Config:
         return self
 
     def load_dataset(self):
-        """The dataset, in this run's dtype."""
-        return datasets.load(self.dataset).astype(resolve_dtype(self.dtype))
+        """The dataset, in this run's dtype, with the targets its loss takes (class labels for a sparse one)."""
+        data = datasets.load(self.dataset).astype(resolve_dtype(self.dtype))
+        loss = losses.get(self.loss)
+        if loss.categorical and data.n_outputs < 2:
+            raise ValueError(f"{loss.name} needs two classes or more, and {data.name} has one output: use "
+                             "binary_crossentropy for a yes/no target")
+        return data.with_class_labels() if loss.sparse else data
 
     def sizes(self, data):
         return [data.n_features, *self.hidden, data.n_outputs]

@@ -29,11 +29,15 @@ SPLIT_SEED = 0  # the train/validation split is fixed, whatever the training see
 
 @dataclass
 class Dataset:
+    """Inputs x (one row per example) and targets y: one-hot rows (one column per output neuron), or,
+    from `with_class_labels`, one class label per example (then `classes` says how many there are)."""
+
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+    classes: int = 0  # for class-label targets: the number of classes
 
     @property
     def n_features(self):
@@ -41,7 +45,7 @@ class Dataset:
 
     @property
     def n_outputs(self):
-        return self.y_train.shape[1]
+        return self.classes or self.y_train.shape[1]
 
     def astype(self, dtype):
         """The same data in another float dtype; ValueError for a value beyond that dtype's range."""
@@ -50,7 +54,15 @@ class Dataset:
         if largest > float(np.finfo(dtype).max):
             raise ValueError(f"{self.name} holds a value of {largest:g}, beyond {np.dtype(dtype).name}'s range "
                              f"(+-{np.finfo(dtype).max:.3g}): use --dtype float64 or rescale the data")
-        return Dataset(self.name, *(a.astype(dtype) for a in arrays))
+        return Dataset(self.name, *(a.astype(dtype) for a in arrays), self.classes)
+
+    def with_class_labels(self):
+        """The same data with each one-hot target row turned into its class label (the column of its 1),
+        as sparse_categorical_crossentropy takes them."""
+        if self.classes:
+            return self
+        return Dataset(self.name, self.x_train, self.y_train.argmax(axis=1).astype(self.y_train.dtype), self.x_val,
+                       self.y_val.argmax(axis=1).astype(self.y_val.dtype), self.n_outputs)
 
 
 def vacation_rule(cheap_tickets, leave_granted, nice_weather):

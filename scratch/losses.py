@@ -6,6 +6,10 @@
 - `binary_crossentropy`: C = -1/(n k) sum [y log a + (1 - y) log(1 - a)], as Keras computes it:
   from the logits z when a = sigmoid(z) (stable, unclipped), otherwise with a clipped to
   [1e-7, 1 - 1e-7].
+- `categorical_crossentropy`: the log-likelihood cost C = -1/n sum_x sum_j y_j log a_j, for one-hot
+  targets y; from the logits z when a = softmax(z), otherwise as Keras computes it.
+- `sparse_categorical_crossentropy`: the same cost for targets given as class labels t (one integer
+  per example, as Keras takes them): C = -1/n sum_x log a_t.
 
 `value(z, a, y, activation)` is the cost; `output_delta(z, a, y, activation)` is
 delta^L = dC/dz^L, where backprop starts.
@@ -65,6 +69,80 @@ def binary_crossentropy_delta(z, a, y, activation):
     return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation))
 
 
+def log_softmax(z):
+    """log softmax(z)_j = z_j - log sum_k exp(z_k), per row, shifted by max(z): finite for any finite z."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def categorical_crossentropy(z, a, y, activation):
+    """C = -1/n sum_x sum_j y_j log a_j.
+
+    For a = softmax(z), log a = log_softmax(z), finite at |z| = 1000. Any other output is handled as
+    Keras does it (keras/src/backend/tensorflow/nn.py): a is first normalised to sum to 1 per row,
+    q = a / sum_j a_j, then clipped to [1e-7, 1 - 1e-7].
+    """
+    if activation.name == "softmax":
+        return -np.vdot(y, log_softmax(z)) / len(z)
+    p = np.clip(a / a.sum(axis=-1, keepdims=True), EPSILON, 1 - EPSILON)
+    return -np.vdot(y, np.log(p)) / len(a)
+
+
+def categorical_crossentropy_prime(z, a, y, activation):
+    """dC/da through Keras's normalisation q = a / s (s = sum_j a_j) and clip p = clip(q):
+    dC/dq_j = -y_j / (n p_j) where the clip lets q through (else 0), and dq_j/da_i = (delta_ij - q_j) / s,
+    so dC/da_i = (dC/dq_i - sum_j dC/dq_j q_j) / s."""
+    s = a.sum(axis=-1, keepdims=True)
+    q = a / s
+    inside = (q >= EPSILON) & (q <= 1 - EPSILON)
+    dq = inside * -y / (np.clip(q, EPSILON, 1 - EPSILON) * len(a))
+    return (dq - (dq * q).sum(axis=-1, keepdims=True)) / s
+
+
+def categorical_crossentropy_delta(z, a, y, activation):
+    """The fused BP1 for a softmax output. With the softmax Jacobian da_j/dz_k = a_j (delta_jk - a_k):
+        dC/dz_k = sum_j (-y_j / (n a_j)) a_j (delta_jk - a_k)
+                = (a_k sum_j y_j - y_k) / n
+                = (a_k - y_k) / n,  as the targets of each example sum to 1.
+    Other outputs take the general BP1."""
+    if activation.name == "softmax":
+        return (a - y) / len(a)
+    return activation.backward(z, a, categorical_crossentropy_prime(z, a, y, activation))
+
+
+def one_hot(t, k, dtype):
+    """Class labels t (n,) as rows of k: row x has a 1 in column t_x."""
+    y = np.zeros((len(t), k), dtype)
+    y[np.arange(len(t)), t.astype(np.intp)] = 1
+    return y
+
+
+def sparse_categorical_crossentropy(z, a, t, activation):
+    """C = -1/n sum_x log a_{t_x}, for class labels t.
+
+    For a = softmax(z), from the logits as categorical_crossentropy. Any other output as Keras does
+    it: clipped first, p = clip(a, 1e-7, 1 - 1e-7), then normalised: C_x = -log(p_t / sum_j p_j).
+    """
+    if activation.name == "softmax":
+        return categorical_crossentropy(z, a, one_hot(t, a.shape[-1], a.dtype), activation)
+    p = np.clip(a, EPSILON, 1 - EPSILON)
+    return (np.log(p.sum(axis=-1)).sum() - np.log(p[np.arange(len(t)), t.astype(np.intp)]).sum()) / len(a)
+
+
+def sparse_categorical_crossentropy_prime(z, a, t, activation):
+    """dC/da_i = (1 / sum_j p_j - [i = t] / p_i) / n where the clip lets a_i through, else 0."""
+    p = np.clip(a, EPSILON, 1 - EPSILON)
+    inside = (a >= EPSILON) & (a <= 1 - EPSILON)
+    return inside * (1 / p.sum(axis=-1, keepdims=True) - one_hot(t, a.shape[-1], a.dtype) / p) / len(a)
+
+
+def sparse_categorical_crossentropy_delta(z, a, t, activation):
+    """The fused BP1 for a softmax output, (a - y) / n with y the one-hot rows of t; else the general BP1."""
+    if activation.name == "softmax":
+        return (a - one_hot(t, a.shape[-1], a.dtype)) / len(a)
+    return activation.backward(z, a, sparse_categorical_crossentropy_prime(z, a, t, activation))
+
+
 @dataclass(frozen=True)
 class Loss:
     """A cost by name: its value and delta^L = dC/dz at the output layer."""
@@ -73,6 +151,8 @@ class Loss:
     value: callable
     prime: callable  # dC/da
     delta: callable = None  # dC/dz, when it is better than activation.backward(dC/da)
+    sparse: bool = False  # targets are class labels, one per example, not rows of k
+    categorical: bool = False  # needs two outputs or more
 
     def output_delta(self, z, a, y, activation):
         """delta^L = dC/da^L * f'(z^L) (BP1 of the primer), in matrix form for the batch; or the
@@ -88,8 +168,15 @@ LOSSES = {
     "binary_crossentropy": Loss(
         "binary_crossentropy", binary_crossentropy, binary_crossentropy_prime, binary_crossentropy_delta
     ),
+    "categorical_crossentropy": Loss(
+        "categorical_crossentropy", categorical_crossentropy, categorical_crossentropy_prime,
+        categorical_crossentropy_delta, categorical=True),
+    "sparse_categorical_crossentropy": Loss(
+        "sparse_categorical_crossentropy", sparse_categorical_crossentropy, sparse_categorical_crossentropy_prime,
+        sparse_categorical_crossentropy_delta, sparse=True, categorical=True),
 }
-LOSSES["bce"] = LOSSES["binary_crossentropy"]
+ALIASES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy", "scce": "sparse_categorical_crossentropy"}
+LOSSES.update({alias: LOSSES[name] for alias, name in ALIASES.items()})
 
 
 def get(name):

@@ -173,7 +173,10 @@ def ones_vector(n, dtype):
 
 
 def labels_of(a):
-    """The class each row stands for: argmax over several outputs, a > 0.5 for one (as Keras's accuracy)."""
+    """The class each row stands for: argmax over several outputs, a > 0.5 for one (as Keras's accuracy);
+    class labels (one number per example) stand for themselves."""
+    if a.ndim == 1:
+        return a.astype(np.intp)
     return a[:, 0] > 0.5 if a.shape[1] == 1 else a.argmax(axis=1)
 
 

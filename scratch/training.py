@@ -48,18 +48,35 @@ def train_step(network, x, y, loss, optimizer, labels=None):
     return float(cost), correct
 
 
-def check_targets(network, x, y, what="training"):
-    """(x, y) as arrays of the network's dtype with matching rows and one target column per output."""
+def check_targets(network, x, y, what="training", loss=None):
+    """(x, y) as arrays of the network's dtype with matching rows and one target column per output,
+    or, for a loss that takes class labels (`sparse`), one label 0..k-1 per row."""
     x = network.check_input(x, f"{what} data")
     y = np.asarray(y, dtype=network.dtype)
-    if y.ndim != 2 or y.shape != (len(x), network.sizes[-1]):
-        raise ValueError(
-            f"{what} targets have shape {y.shape}; expected ({len(x)}, {network.sizes[-1]}): "
-            "one row per example, one column per output neuron"
-        )
     if not np.isfinite(y).all():
         raise ValueError(f"{what} targets contain NaN or inf: clean the data first")
+    if loss is not None and losses_module.get(loss).sparse:
+        return x, check_class_labels(y, len(x), network.sizes[-1], what)
+    if y.ndim != 2 or y.shape != (len(x), network.sizes[-1]):
+        hint = " (class labels go with sparse_categorical_crossentropy)" if y.ndim == 1 else ""
+        raise ValueError(
+            f"{what} targets have shape {y.shape}; expected ({len(x)}, {network.sizes[-1]}): "
+            f"one row per example, one column per output neuron{hint}"
+        )
     return x, y
+
+
+def check_class_labels(t, n, k, what):
+    """t as n class labels, whole numbers 0..k-1; ValueError otherwise."""
+    if t.ndim != 1 or len(t) != n:
+        hint = ": one-hot rows go with categorical_crossentropy" if t.ndim == 2 and t.shape[1] == k else ""
+        raise ValueError(f"{what} targets have shape {t.shape}; sparse_categorical_crossentropy takes ({n},), "
+                         f"one class label per example{hint}")
+    if (t != np.round(t)).any() or (t < 0).any() or (t >= k).any():
+        bad = t[(t != np.round(t)) | (t < 0) | (t >= k)][0]
+        raise ValueError(f"{what} targets hold the class label {bad:g}: labels must be whole numbers 0..{k - 1}, "
+                         f"one per output neuron")
+    return t
 
 
 class EpochRunner:
@@ -71,9 +88,9 @@ class EpochRunner:
 
     def __init__(self, network, x, y, loss, optimizer, plan, validation_data=None):
         self.network, self.loss, self.optimizer, self.plan = network, losses_module.get(loss), optimizer, plan
-        self.x, self.y = check_targets(network, x, y)
+        self.x, self.y = check_targets(network, x, y, loss=loss)
         self.validation_data = None if validation_data is None else \
-            check_targets(network, *validation_data, what="validation")
+            check_targets(network, *validation_data, what="validation", loss=loss)
 
     def start_epoch(self, epoch):
         """Shuffle by the plan's permutation for this epoch (0-based) and cut it into mini-batches."""

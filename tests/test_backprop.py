@@ -7,15 +7,15 @@ import pytest
 
 from scratch import activations, losses
 from scratch.network import Network
-from compare.finite_differences import finite_differences, relative_error
+from compare.finite_differences import clipped, finite_differences, relative_error
 
 EPS = 1e-6
-KINK_MARGIN = 1e-4  # a z this close to a kink (relu, step at 0; the BCE clip) may be crossed by eps
+KINK_MARGIN = 1e-4  # a z this close to a kink (relu, step at 0; a cross-entropy's clip) may be crossed by eps
 # The step function is left out: its derivative is zero wherever it exists, so every gradient through
 # it is zero on both sides and a comparison would prove nothing (test_a_step_layer_passes_no_gradient
-# asserts those zeros instead). "bce" is an alias of binary_crossentropy.
+# asserts those zeros instead). Aliases ("bce", "cce", "scce") are left out too.
 DIFFERENTIABLE = [name for name in activations.ACTIVATIONS if name != "step"]
-COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, [n for n in losses.LOSSES if n != "bce"]))
+COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, [n for n in losses.LOSSES if n not in losses.ALIASES]))
 
 
 def near_a_kink(network, x, loss):
@@ -24,11 +24,14 @@ def near_a_kink(network, x, loss):
         if f.has_kink and np.abs(z).min() < KINK_MARGIN:
             return True
     z, a, f_out = zs[-1], acts[-1], network.activation_functions[-1]
-    if loss == "binary_crossentropy" and f_out.name != "sigmoid":
-        moving = f_out.prime(z, a) != 0 if f_out.prime else np.ones(a.shape, bool)  # a flat a cannot cross
-        # near 0 or 1, log(a) curves so fast (third derivative ~ 2/a^3) that central
-        # differences err by ~eps^2/a^2; the clip at 1e-7 is a kink besides
-        at_clip = (a < 1e-2) | (a > 1 - 1e-2)
+    p = clipped(losses.get(loss), a, f_out)
+    if p is not None:
+        moving = np.ones(a.shape, bool)
+        if loss == "binary_crossentropy" and f_out.prime:
+            moving = f_out.prime(z, a) != 0  # a flat a cannot cross
+        # near 0 or 1, log(p) curves so fast (third derivative ~ 2/p^3) that central
+        # differences err by ~eps^2/p^2; the clip at 1e-7 is a kink besides
+        at_clip = (p < 1e-2) | (p > 1 - 1e-2)
         return bool((at_clip & moving).any())
     return False
 
@@ -53,6 +56,16 @@ def keep_outputs_inside_0_1(network, x):
     network.biases[-1][...] = 0.5
 
 
+def random_targets(rng, loss, n, k):
+    """Targets the loss takes: class labels for the sparse one, rows that sum to 1 for the
+    categorical one (its softmax BP1 assumes so), any numbers in [0, 1] for the others."""
+    if loss == "sparse_categorical_crossentropy":
+        return rng.integers(0, k, size=n).astype(float)
+    if loss == "categorical_crossentropy":
+        return rng.dirichlet(np.ones(k), size=n)
+    return rng.uniform(size=(n, k))
+
+
 def random_case(rng, hidden_activation, output_activation, loss):
     """A network of depth 2-4 (so BP2 carries delta through at least one hidden layer) and width
     1-40 with a batch of 1-8 examples, away from any kink, whose first layer gets a gradient.
@@ -64,14 +77,16 @@ def random_case(rng, hidden_activation, output_activation, loss):
         sizes = rng.integers(1, 41, size=depth + 1).tolist()
         sizes[0] = min(sizes[0], 12)
         sizes[1:] = [max(n, 2) if f == "softmax" else n for n, f in zip(sizes[1:], acts)]
+        if losses.get(loss).categorical:  # two classes at least; few, so that no probability is tiny
+            sizes[-1] = min(max(sizes[-1], 2), 8)
         network = Network(sizes, acts, seed=int(rng.integers(1 << 30)))
         for b in network.biases:
             b[...] = rng.normal(0, 0.5, size=b.shape)
         n = rng.integers(1, 9)
         x = rng.normal(size=(n, sizes[0]))
-        if loss == "binary_crossentropy" and output_activation != "sigmoid":
+        if clipped(losses.get(loss), np.ones((1, sizes[-1])), activations.get(output_activation)) is not None:
             keep_outputs_inside_0_1(network, x)
-        y = rng.uniform(size=(n, sizes[-1]))
+        y = random_targets(rng, loss, n, sizes[-1])
         if not near_a_kink(network, x, loss) and not too_flat_to_judge(network, x, y, loss) \
                 and np.linalg.norm(network.backprop(x, y, loss)[0][0]) > 0:
             return network, x, y

@@ -91,27 +91,32 @@ def write_mnist(path):
     return f"mnist:{path}"
 
 
-MATRIX = [  # dataset, hidden, activation, loss, momentum, nesterov, dtype, batch size, epochs
-    ("vacation", [4], "sigmoid", "quadratic", 0.0, False, "float64", 1, 3),
-    ("xor", [5], "tanh", "mse", 0.9, False, "float64", 3, 5),
-    ("digits", [32, 16], "relu", "binary_crossentropy", 0.9, True, "float64", 37, 2),
-    ("digits", [30], "sigmoid", "quadratic", 0.0, False, "float32", 10, 2),
-    ("csv", [8], "relu", "mse", 0.0, False, "float32", 7, 3),
-    ("mnist", [16], "tanh", "binary_crossentropy", 0.5, False, "float64", 1, 2),
-    ("csv", [6, 6], "sigmoid", "binary_crossentropy", 0.9, True, "float32", 1, 2),
-    ("xor", [3], "relu", "quadratic", 0.0, False, "float32", 3, 4),
+MATRIX = [  # dataset, hidden, activation, output activation, loss, momentum, nesterov, dtype, batch size, epochs
+    ("vacation", [4], "sigmoid", "sigmoid", "quadratic", 0.0, False, "float64", 1, 3),
+    ("xor", [5], "tanh", "sigmoid", "mse", 0.9, False, "float64", 3, 5),
+    ("digits", [32, 16], "relu", "sigmoid", "binary_crossentropy", 0.9, True, "float64", 37, 2),
+    ("digits", [30], "sigmoid", "sigmoid", "quadratic", 0.0, False, "float32", 10, 2),
+    ("csv", [8], "relu", "sigmoid", "mse", 0.0, False, "float32", 7, 3),
+    ("mnist", [16], "tanh", "sigmoid", "binary_crossentropy", 0.5, False, "float64", 1, 2),
+    ("csv", [6, 6], "sigmoid", "sigmoid", "binary_crossentropy", 0.9, True, "float32", 1, 2),
+    ("xor", [3], "relu", "sigmoid", "quadratic", 0.0, False, "float32", 3, 4),
+    ("digits", [16], "relu", "softmax", "categorical_crossentropy", 0.5, True, "float64", 10, 2),
+    ("csv", [8], "tanh", "softmax", "sparse_categorical_crossentropy", 0.0, False, "float32", 7, 3),
+    ("mnist", [16], "sigmoid", "softmax", "categorical_crossentropy", 0.5, False, "float64", 5, 2),
+    ("digits", [12], "tanh", "softmax", "sparse_categorical_crossentropy", 0.5, False, "float64", 10, 1),
+    ("digits", [30], "sigmoid", "softmax", "categorical_crossentropy", 0.0, False, "float32", 10, 2),
 ]
 
 
-@pytest.mark.parametrize("dataset,hidden,activation,loss,momentum,nesterov,dtype,batch_size,epochs", MATRIX)
-def test_matrix_of_settings_matches(tmp_path, dataset, hidden, activation, loss, momentum, nesterov, dtype,
+@pytest.mark.parametrize("dataset,hidden,activation,output,loss,momentum,nesterov,dtype,batch_size,epochs", MATRIX)
+def test_matrix_of_settings_matches(tmp_path, dataset, hidden, activation, output, loss, momentum, nesterov, dtype,
                                     batch_size, epochs):
     from compare.harness import run_comparison
 
     spec = {"csv": lambda: write_csv(tmp_path / "d.csv"), "mnist": lambda: write_mnist(tmp_path / "m.npz")}
-    config = Config(dataset=spec.get(dataset, lambda: dataset)(), hidden=hidden, activation=activation, loss=loss,
-                    lr=0.3, momentum=momentum, nesterov=nesterov, dtype=dtype, batch_size=batch_size,
-                    epochs=epochs, seed=2).validate()
+    config = Config(dataset=spec.get(dataset, lambda: dataset)(), hidden=hidden, activation=activation,
+                    output_activation=output, loss=loss, lr=0.3, momentum=momentum, nesterov=nesterov, dtype=dtype,
+                    batch_size=batch_size, epochs=epochs, seed=2).validate()
     report = run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None)
     assert report["verdict"] == "match", (report["first_divergence"], report["gradients"]["layers"])
     assert len(report["steps"]["keras_loss"]) == epochs * -(-len(config.load_dataset().x_train) // batch_size)

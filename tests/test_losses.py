@@ -89,3 +89,65 @@ def test_cross_entropy_is_finite_at_saturated_sigmoid():
 def test_unknown_loss_names_the_choices():
     with pytest.raises(ValueError, match="unknown loss 'hinge'.*quadratic"):
         losses.get("hinge")
+
+
+def class_targets(rng, n, k):
+    """Class labels t (n,) and their one-hot rows y (n, k)."""
+    t = rng.integers(0, k, size=n)
+    return t.astype(float), np.eye(k)[t]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_categorical_crossentropies_match_kerass(seed):
+    """From the logits for a softmax output. For any other output as Keras computes it: the
+    categorical loss normalises the outputs to sum 1 and then clips them to [1e-7, 1 - 1e-7], the
+    sparse one clips first and normalises after (here some outputs lie below the clip)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 4, size=(6, 4))
+    t, y = class_targets(rng, 6, 4)
+    softmax, sigmoid = activations.get("softmax"), activations.get("sigmoid")
+    cce, scce = keras.losses.CategoricalCrossentropy, keras.losses.SparseCategoricalCrossentropy
+    assert losses.categorical_crossentropy(z, softmax(z), y, softmax) == pytest.approx(
+        keras_value(cce(from_logits=True, dtype="float64"), y, z), rel=1e-13)
+    assert losses.sparse_categorical_crossentropy(z, softmax(z), t, softmax) == pytest.approx(
+        keras_value(scce(from_logits=True, dtype="float64"), t, z), rel=1e-13)
+    a = rng.uniform(0, 1, size=(6, 4))
+    a[0, 0], a[1, 1] = 1e-9, 0.0  # below the clip
+    assert losses.categorical_crossentropy(a, a, y, sigmoid) == pytest.approx(
+        keras_value(cce(dtype="float64"), y, a), rel=1e-12)
+    assert losses.sparse_categorical_crossentropy(a, a, t, sigmoid) == pytest.approx(
+        keras_value(scce(dtype="float64"), t, a), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_categorical_output_delta_matches_finite_differences_in_z(name, output):
+    """delta^L = dC/dz: the fused (a - y) / n after a softmax, the general BP1 after a sigmoid."""
+    loss, f = losses.get(name), activations.get(output)
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(5, 3))
+    t, y = class_targets(rng, 5, 3)
+    targets = t if loss.sparse else y
+    delta = loss.output_delta(z, f(z), targets, f)
+    eps = 1e-6
+    for i in np.ndindex(z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[i] += eps
+        zm[i] -= eps
+        numeric = (loss.value(zp, f(zp), targets, f) - loss.value(zm, f(zm), targets, f)) / (2 * eps)
+        assert delta[i] == pytest.approx(numeric, rel=1e-6, abs=1e-10)
+
+
+def test_categorical_crossentropy_is_finite_at_large_logits():
+    f, loss = activations.get("softmax"), losses.get("categorical_crossentropy")
+    z = np.array([[-1000.0, 1000.0, 0.0], [1000.0, -1000.0, 999.0]])
+    y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = loss.value(z, f(z), y, f)
+        delta = loss.output_delta(z, f(z), y, f)
+    assert value == pytest.approx((2000.0 + 1 + np.log1p(np.exp(-1.0))) / 2, rel=1e-15)  # -log a_t per row
+    np.testing.assert_allclose(delta, (f(z) - y) / 2)
+    assert np.isfinite(delta).all()

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from compare.view import wait_until_gone
@@ -74,7 +74,7 @@ def make_round_two_files(folder, rng):
     npz_claiming(folder / "huge.npz", (10**15, 4))
     (folder / "big.csv").write_text("a,b,y\n1,2,0\n1e39,3,1\n")
     (folder / "long_field.csv").write_text("a,b,y\n1,2,0\n\"" + "9" * 140_000 + "\",3,1\n")
-    for label in ("1e9", "40000", "1e20"):
+    for label in ("1e9", "40000", "1e20", "1.5"):
         (folder / f"label_{label}.csv").write_text(f"a,b,y\n1,2,0\n3,4,{label}\n")
 
 
@@ -121,6 +121,12 @@ ROUND_TWO_INPUTS = [  # found by the second robustness pass; checked by the CLIs
     (["--batch-size", str(2**63)], "batch size must be at most"),
     (["--logdir", "{d}/a_file"], "is a file, not a folder"),
 ]
+CATEGORICAL_INPUTS = [  # class labels for the categorical cross-entropies, checked before TensorFlow starts
+    (["--dataset", "xor", "--loss", "cce"], "needs two classes or more"),
+    (["--dataset", "vacation", "--loss", "sparse_categorical_crossentropy"], "needs two classes or more"),
+    (["--dataset", "csv:{d}/label_1.5.csv", "--loss", "scce"], "must hold integer class labels"),
+    (["--dataset", "mnist:{d}/one_hot.npz", "--loss", "scce"], "not one-hot rows"),
+]
 LOGDIR_INPUTS = [
     (["--logdir", "{d}/a_file/runs"], "cannot create run folder"),
     (["--name", "taken"], "already exists"),
@@ -161,6 +167,29 @@ def test_bad_input_is_refused_in_one_line(run, bad_files, cli, flags, message):
 @pytest.mark.parametrize("flags,message", ROUND_TWO_INPUTS, ids=[" ".join(f) for f, _ in ROUND_TWO_INPUTS])
 def test_round_two_bad_input_is_refused_before_anything_starts(run, bad_files, cli, flags, message):
     check_refused(run, cli, flags, message, bad_files)
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=" ".join)
+@pytest.mark.parametrize("flags,message", CATEGORICAL_INPUTS, ids=[" ".join(f) for f, _ in CATEGORICAL_INPUTS])
+def test_categorical_targets_are_checked_before_anything_starts(run, bad_files, cli, flags, message):
+    check_refused(run, cli, flags, message, bad_files)
+
+
+@pytest.mark.parametrize("loss,targets,message", [
+    ("sparse_categorical_crossentropy", np.eye(3)[[0, 1, 2, 1]], "one-hot rows go with categorical_crossentropy"),
+    ("sparse_categorical_crossentropy", [0, 1, 2.5, 1], "class label 2.5"),
+    ("sparse_categorical_crossentropy", [0, 1, 3, 1], "class label 3: labels must be whole numbers 0..2"),
+    ("sparse_categorical_crossentropy", [0, -1, 2, 1], "class label -1"),
+    ("categorical_crossentropy", [0, 1, 2, 1], "class labels go with sparse_categorical_crossentropy"),
+])
+def test_the_wrong_kind_of_targets_is_refused_by_fit(loss, targets, message):
+    from scratch.network import Network
+    from scratch.optimizers import SGD
+    from scratch.training import fit
+
+    network = Network([2, 4, 3], ["sigmoid", "softmax"])
+    with pytest.raises(ValueError, match=message):
+        fit(network, np.ones((4, 2)), np.array(targets, float), loss, SGD(0.1), 1, batch_size=2, verbose=False)
 
 
 def test_scratch_names_the_seed_flag(run):
@@ -306,14 +335,19 @@ KERAS_ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
 
 
 @pytest.mark.filterwarnings("ignore:You are using a softmax over axis")  # width-1 softmax is a case too
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(
     depth=st.integers(1, 4), width=st.integers(1, 40), n=st.integers(2, 24), n_in=st.integers(1, 8),
     n_out=st.integers(1, 6), hidden=st.sampled_from(KERAS_ACTIVATIONS), output=st.sampled_from(KERAS_ACTIVATIONS),
-    loss=st.sampled_from(["quadratic", "mse", "binary_crossentropy"]), batch_fraction=st.floats(0.01, 1.0),
+    loss=st.sampled_from(["quadratic", "mse", "binary_crossentropy", "categorical_crossentropy",
+                          "sparse_categorical_crossentropy"]), batch_fraction=st.floats(0.01, 1.0),
     lr=st.floats(0.001, 0.3), momentum=st.sampled_from([0.0, 0.5, 0.9]), nesterov=st.booleans(),
     seed=st.integers(0, 1000),
 )
+@example(depth=2, width=7, n=13, n_in=5, n_out=4, hidden="tanh", output="softmax", loss="categorical_crossentropy",
+         batch_fraction=0.3, lr=0.2, momentum=0.9, nesterov=True, seed=11)  # each categorical loss at least once
+@example(depth=3, width=5, n=9, n_in=3, n_out=3, hidden="relu", output="softmax", loss="sparse_categorical_crossentropy",
+         batch_fraction=0.5, lr=0.1, momentum=0.0, nesterov=False, seed=12)
 def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidden, output, loss, batch_fraction,
                                               lr, momentum, nesterov, seed):
     from compare.finite_differences import relative_error
@@ -325,15 +359,22 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
     from scratch.training import fit
 
     nesterov = nesterov and momentum > 0
-    assume(not departures(output, loss))  # softmax + BCE: Keras computes another objective (README)
+    assume(not departures(output, loss))  # softmax + BCE, sigmoid + CCE: Keras computes another objective (README)
+    categorical = losses.get(loss).categorical
+    # Keras normalises outputs other than a softmax's by their sum, meaningless where they can be negative or 0
+    assume(not categorical or output == "softmax")
+    n_out = max(n_out, 2) if categorical else n_out
     device.configure("float64", seed)
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, n_in)), rng.uniform(size=(n, n_out))
+    if categorical:  # one-hot rows, or their class labels for the sparse loss
+        labels = rng.integers(0, n_out, size=n)
+        y = labels.astype(float) if losses.get(loss).sparse else np.eye(n_out)[labels]
     config = Config(hidden=[width] * (depth - 1), activation=hidden, output_activation=output, loss=loss, lr=lr,
                     momentum=momentum, nesterov=nesterov, batch_size=max(1, round(batch_fraction * n)), seed=seed)
     from scratch.datasets import Dataset
 
-    network = config.build_network(Dataset("random", x, y, x, y))
+    network = config.build_network(Dataset("random", x, y, x, y, n_out if y.ndim == 1 else 0))
     model = build_twin(network, config)
     nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
     scratch_grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
@@ -370,31 +411,41 @@ def test_activations_at_large_inputs_match_keras(name):
     assert np.isfinite(a).all() and np.isfinite(back).all()
 
 
-def test_cross_entropy_at_large_logits_matches_keras():
+LARGE_LOGITS = np.array([[-1000.0, 1000.0, -1000.0, 1000.0, 3.0], [1000.0, -1000.0, 999.0, 0.0, -3.0]])
+
+
+@pytest.mark.parametrize("output,loss,y", [
+    ("sigmoid", "binary_crossentropy", [[1.0, 0.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 0.25]]),
+    ("softmax", "categorical_crossentropy", [[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]]),
+    ("softmax", "sparse_categorical_crossentropy", [0.0, 2.0]),
+])
+def test_cross_entropy_at_large_logits_matches_keras(output, loss, y):
+    """|z| = 1000 at the output: finite loss and delta on both twins, and the same numbers."""
     import keras
     import tensorflow as tf
 
     from keras_impl import device
+    from keras_impl.twin import keras_loss
 
     device.configure("float64", 0)  # else Keras casts the output to float32 and loses its logits
-    z = np.array([[-1000.0, 1000.0, -1000.0, 1000.0, 3.0]])
-    y = np.array([[1.0, 0.0, 0.0, 1.0, 0.5]])
-    sigmoid, bce = activations.get("sigmoid"), losses.get("binary_crossentropy")
+    z, y = LARGE_LOGITS, np.array(y)
+    f, cost = activations.get(output), losses.get(loss)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = sigmoid(z)
-        value = bce.value(z, a, y, sigmoid)
-        delta = bce.output_delta(z, a, y, sigmoid)
+        a = f(z)
+        value = cost.value(z, a, y, f)
+        delta = cost.output_delta(z, a, y, f)
     zt = tf.Variable(z)
 
     @tf.function
-    def keras_value():  # in a graph, as model.fit runs it: Keras finds the logits behind the sigmoid
+    def keras_value():  # in a graph, as model.fit runs it: Keras finds the logits behind the activation
         with tf.GradientTape() as tape:
-            v = keras.losses.BinaryCrossentropy()(tf.constant(y), keras.activations.sigmoid(zt))
+            v = keras_loss(loss)(tf.constant(y), getattr(keras.activations, output)(zt))
         return v, tape.gradient(v, zt)
 
     expected, expected_delta = keras_value()
     assert np.isfinite(value) and np.isfinite(delta).all()
+    assert np.isfinite(float(expected)) and np.isfinite(expected_delta.numpy()).all()
     assert value == pytest.approx(float(expected), rel=1e-14)
     np.testing.assert_allclose(delta, expected_delta.numpy(), rtol=1e-14, atol=1e-300)
 

@@ -107,6 +107,25 @@ def test_the_primers_recipe_learns_digits():
     assert history[-1]["loss"] < history[0]["loss"] / 25
 
 
+def test_the_softmax_recipe_learns_digits_with_either_form_of_targets():
+    """README's softmax recipe (ReLU hidden layer, softmax output, cross-entropy, lr 0.1) reaches
+    96.62 % (seed 0); one-hot targets and class labels are two routes to the same cost, so both losses
+    train the same network."""
+    histories = []
+    for loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+        config = Config(activation="relu", output_activation="softmax", loss=loss, lr=0.1)
+        data = config.load_dataset()
+        network = config.build_network(data)
+        histories.append(fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
+                             config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val),
+                             verbose=False))
+    onehot, labels = histories
+    assert onehot[-1]["val_accuracy"] == pytest.approx(0.9662, abs=0.003)
+    assert onehot[-1]["loss"] < onehot[0]["loss"] / 10
+    for a, b in zip(onehot, labels):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-9) and a["val_accuracy"] == b["val_accuracy"]
+
+
 @pytest.mark.parametrize("learning_rate", [0.3, 3.0])
 def test_one_step_moves_each_weight_by_eta_times_its_gradient(learning_rate):
     """w -> w - eta dC/dw, with dC/dw from finite differences (no learning rate in that reference)."""
