@@ -1,1 +1,37 @@
-"""The harness: train the scratch network and its Keras twin side by side and say whether they agree."""
+"""The harness: train the scratch network and its Keras twin side by side and say whether they agree.
+
+For your own network, from Python (docs/your-own-network.md):
+
+    from compare import assert_matches_keras
+    assert_matches_keras(Network, epochs=3)   # Network(sizes) builds your network
+"""
+
+
+def check_network(make_network, logdir=None, print_=None, **settings):
+    """The comparison of your network (make_network(sizes) builds it) with its Keras twin, as
+    `python -m compare --implementation` runs it; returns the report (a dict, as report.json).
+    `settings` are the command line's flags as keywords (hidden=[30], lr=3.0, epochs=30, ...); the
+    run's TensorBoard files go to `logdir` (default: a new temporary folder)."""
+    import tempfile
+
+    from scratch.config import Config
+
+    from . import your_network
+    from .harness import run_comparison
+
+    config = Config.recipe(**settings).validate()
+    data = config.load_dataset()
+    network = your_network.build(make_network, config, data)
+    run_dir = logdir or tempfile.mkdtemp(prefix="check_network-")
+    return run_comparison(config, run_dir, network, data, print_=print_ or (lambda *a: None))
+
+
+def assert_matches_keras(make_network, **settings):
+    """check_network's report when the verdict is match or drift; AssertionError carrying the
+    verdict line (the first step and layer where your network disagrees) for a mismatch."""
+    from .report import verdict_line
+
+    report = check_network(make_network, **settings)
+    if report["verdict"] == "mismatch":
+        raise AssertionError(verdict_line(report))
+    return report

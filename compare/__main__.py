@@ -7,6 +7,7 @@ Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says w
 130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
 """
 import argparse
+import shutil
 import sys
 
 from keras_impl import check_activations, departures, native_logs
@@ -15,6 +16,7 @@ from keras_impl.runs import new_run_dir
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
+from . import your_network
 from .stopwatch import Stopwatch
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
@@ -45,6 +47,9 @@ def build_parser():
         p.error = parser.error  # one line, exit 2
         add_config_arguments(p)
         p.add_argument("--json", metavar="PATH", help="also write the machine-readable report here")
+        p.add_argument("--implementation", metavar="PATH.py:NAME",
+                       help="check your own network instead of scratch's: NAME(sizes) from PATH.py (this runs "
+                            "that file's code; docs/your-own-network.md)")
     add_run_arguments(run)
     for p in (run, gradcheck):
         add_verbose_argument(p)
@@ -71,13 +76,22 @@ def main(argv=None):
         view_command(args)
     start_up = StartUp()
     exit_at_once_on_signal(start_up.abandon)  # until training starts (harness: signals_interrupt)
-    config, data, network = checked_inputs(args)
+    try:
+        config, data, network = checked_inputs(args)
+    except your_network.YourCodeFailed as e:
+        print(e, file=sys.stderr)
+        sys.exit(1)
     if args.command == "run":
         start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     try:
         result = compare(args, config, data, network, start_up.run_dir, stopwatch)
     except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
         sys.exit(exit_code(signal_name(e)))
+    except your_network.YourCodeFailed as e:
+        if start_up.run_dir:
+            shutil.rmtree(start_up.run_dir, ignore_errors=True)  # a run that could not run leaves nothing
+        print(e, file=sys.stderr)
+        sys.exit(1)
     if result.get("interrupted"):
         sys.exit(exit_code(result["interrupted_by"]))
     sys.exit(0 if result["verdict"] in ("match", "drift") else 1)
@@ -93,7 +107,10 @@ def checked_inputs(args):
         check_writable(args.json)
     data = config.load_dataset()
     check_activations([config.activation, config.output_activation])
-    network = config.build_network(data)  # draws the initial weights both twins start from
+    if args.implementation:  # your network, holding the initial weights both twins start from
+        network = your_network.build(args.implementation, config, data)
+    else:
+        network = config.build_network(data)  # draws the initial weights both twins start from
     for departure in departures(config.output_activation, config.loss):
         print(f"warning: {departure}", file=sys.stderr)
     return config, data, network

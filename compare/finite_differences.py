@@ -7,6 +7,8 @@ for backprop's gradients (it needs neither backprop nor Keras, and no TensorFlow
 An entry whose +-eps nudge flips a ReLU or step unit (or the cross-entropy clip) is a kink: the
 difference quotient means nothing there, so it is counted, not judged.
 """
+import copy
+
 import numpy as np
 
 from scratch.losses import EPSILON as CLIP
@@ -39,12 +41,15 @@ def clipped(loss, a, activation):
     return None
 
 
-def cost_and_kinks(network, x, y, loss):
+def cost_and_kinks(network, x, y, loss, yours=None):
     """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, and the clip of
-    the cross-entropies."""
+    the cross-entropies. With `yours`, C is your network's at the scratch network's weights."""
     zs, activations = network.forward(x)
     output = network.activation_functions[-1]
     cost = loss.value(zs[-1], activations[-1], y, output)
+    if yours is not None:
+        yours.set_parameters(network.live_parameters())
+        cost = yours.cost(x, y, loss)
     sides = [z > 0 for z, f in zip(zs, network.activation_functions) if f.has_kink]
     p = clipped(loss, activations[-1], output)
     if p is not None:
@@ -53,8 +58,11 @@ def cost_and_kinks(network, x, y, loss):
 
 
 def finite_differences(network, x, y, loss, eps=FD_EPSILON):
-    """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64."""
+    """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64. A network
+    other than scratch's (yours, compare/your_network.py) gives the costs through its own feedforward;
+    a scratch network with the same weights shows where the kinks are."""
     net = float64_copy(network)
+    yours = None if isinstance(network, Network) else copy.deepcopy(network)
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grads, kinks = [], []
     for p in net.live_parameters():
@@ -62,9 +70,9 @@ def finite_differences(network, x, y, loss, eps=FD_EPSILON):
         for i in np.ndindex(p.shape):
             saved = p[i]
             p[i] = saved + eps
-            plus, plus_side = cost_and_kinks(net, x, y, loss)
+            plus, plus_side = cost_and_kinks(net, x, y, loss, yours)
             p[i] = saved - eps
-            minus, minus_side = cost_and_kinks(net, x, y, loss)
+            minus, minus_side = cost_and_kinks(net, x, y, loss, yours)
             p[i] = saved
             g[i] = (plus - minus) / (2 * eps)
             kink[i] = any((a != b).any() for a, b in zip(plus_side, minus_side))

@@ -14,7 +14,7 @@ from keras_impl.twin import build_twin, keras_loss
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
 from scratch.network import Network
-from scratch.training import EpochRunner
+from scratch.training import EpochRunner, train_step
 
 from . import report as reporting
 from .gradcheck import gradient_check
@@ -23,6 +23,7 @@ from .records import drift_of, verdict
 from .step_check import StepCheck
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
+from .your_network import YourNetwork, your_train_step
 from .tolerances import TOLERANCES
 
 
@@ -76,7 +77,8 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "device": twins.where,
             "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
-            "verdict": result, "keras_departures": departures(config.output_activation, config.loss)}
+            "verdict": result, "keras_departures": departures(config.output_activation, config.loss),
+            "implementation": implementation(twins.network)}
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None):
@@ -119,10 +121,11 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
 
     config, data = twins.config, twins.data
     validation = (data.x_val, data.y_val)
+    step = your_train_step if isinstance(twins.network, YourNetwork) else train_step
     runner = EpochRunner(twins.network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                         twins.plan, validation)
+                         twins.plan, validation, step)
     names = twins.network.parameter_names()
-    step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names)
+    step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names, step)
     lockstep = Lockstep(runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch, on_epoch)
     keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
     inside_fit = {name: stopwatch.seconds[name] for name in ("scratch", "comparing", "step check", "TensorBoard")}
@@ -161,4 +164,14 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "verdict": result, "drift": drift and asdict(drift),
         "keras_departures": departures(config.output_activation, config.loss),
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
+        "implementation": implementation(twins.network),
     }
+
+
+def implementation(network):
+    """null for the scratch network; for yours, where it came from and how it takes its steps."""
+    if not isinstance(network, YourNetwork):
+        return None
+    layout = network.layout
+    update = f"your {layout.update_method}" if layout.has_update else "the harness's SGD applied to your gradients"
+    return {"path": layout.path, "layout": layout.name, "update": update}

@@ -64,16 +64,16 @@ def relative_error(ours, theirs):
 class StepCheck:
     """Takes the scratch step from Keras's state and measures e_k, per tensor, nearest the output first."""
 
-    def __init__(self, network, loss, optimizer, names):
+    def __init__(self, network, loss, optimizer, names, step=train_step):
         self.probe, self.optimizer = copy.deepcopy(network), optimizer
-        self.loss, self.names = loss, names
+        self.loss, self.names, self.train_step = loss, names, step
 
     def errors(self, before, after, x, y, labels):
         """({tensor name: e_k of that tensor}, the probe's pre-update loss) for the step from `before`
         (a KerasState) on the mini-batch (x, y) against Keras's `after`."""
         self.probe.set_parameters(before.weights)
         self.optimizer.velocities = [v.copy() for v in kernels_then_biases(before.velocities)] or None
-        loss, _ = train_step(self.probe, x, y, self.loss, self.optimizer, labels)
+        loss, _ = self.train_step(self.probe, x, y, self.loss, self.optimizer, labels)
         errors = {}
         probe_weights, probe_velocities = self.probe.live_parameters(), interleaved(self.optimizer.velocities or [])
         for i in reversed(range(len(self.names))):  # nearest the output first

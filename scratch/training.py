@@ -86,8 +86,10 @@ class EpochRunner:
     so that both twins take step k on the same mini-batch.
     """
 
-    def __init__(self, network, x, y, loss, optimizer, plan, validation_data=None):
+    def __init__(self, network, x, y, loss, optimizer, plan, validation_data=None, step=train_step):
+        """`step(network, x, y, loss, optimizer, labels)` takes one SGD step (train_step by default)."""
         self.network, self.loss, self.optimizer, self.plan = network, losses_module.get(loss), optimizer, plan
+        self.train_step = step
         self.x, self.y = check_targets(network, x, y, loss=loss)
         self.validation_data = None if validation_data is None else \
             check_targets(network, *validation_data, what="validation", loss=loss)
@@ -104,7 +106,7 @@ class EpochRunner:
     def step(self, k):
         """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""
         x, y, labels = self.batches[k]
-        cost, correct = train_step(self.network, x, y, self.loss, self.optimizer, labels)
+        cost, correct = self.train_step(self.network, x, y, self.loss, self.optimizer, labels)
         self.total_cost += cost * len(y)
         self.total_correct += correct
         return cost, correct / len(y)
