@@ -72,12 +72,13 @@ def mismatch_parts(report, step_tolerance):
         parts.append(f"training diverged: the {blowup['side']} loss became non-finite at step {blowup['step']} "
                      f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
                      "try a smaller --lr")
+    whose = "your network's" if report.get("implementation") else "the scratch"
     if step:
         if step["tensor"] in ("loss", "val_loss"):
             step_tolerance = report["tolerances"]["loss_rel"]
         parts.append(f"step {step['step']} (epoch {step['epoch']}), taken from Keras's own state, disagrees first "
-                     f"in {step['tensor']}: {step['value']:.3e} relative (tolerance {step_tolerance:g}), so the "
-                     "scratch step is not Keras's step there")
+                     f"in {step['tensor']}: {step['value']:.3e} relative (tolerance {step_tolerance:g}), so "
+                     f"{whose} step is not Keras's step there")
     if where and not step:
         parts.append(f"agreement first lost at step {where['step']} (epoch {where['epoch']}) in "
                      f"{where['tensor']}: {where['value']:.3e}")

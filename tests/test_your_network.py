@@ -3,6 +3,7 @@ located, the Python API works from another project's tests, and mistakes in your
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -155,3 +156,15 @@ def test_nan_from_your_network_takes_the_divergence_path(run, your_files, tmp_pa
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["non_finite"]["side"] == "scratch" and report["non_finite"]["step"] == 3
     assert report["steps"]["scratch_loss"][3] is None  # NaN, written as null
+
+
+def test_the_minimal_example_in_the_docs_matches(tmp_path):
+    """docs/your-own-network.md's rows example, as printed there, trains in lockstep with Keras."""
+    from compare import check_network
+    from compare.your_network import load
+
+    doc = open(os.path.join(ROOT, "docs", "your-own-network.md")).read()
+    (tmp_path / "mynet.py").write_text(re.findall(r"```python\n(.*?)```", doc, re.S)[0])
+    report = check_network(lambda sizes: load(f"{tmp_path}/mynet.py:Network", sizes)[0], epochs=1)
+    assert report["verdict"] == "match"
+    assert report["implementation"]["update"] == "the harness's SGD applied to your gradients"
