@@ -169,7 +169,7 @@ def test_round_two_bad_input_is_refused_before_anything_starts(run, bad_files, c
     check_refused(run, cli, flags, message, bad_files)
 
 
-@pytest.mark.parametrize("cli", CLIS, ids=" ".join)
+@pytest.mark.parametrize("cli", [("scratch",), ("compare", "run")], ids=" ".join)  # one per way in: CI time
 @pytest.mark.parametrize("flags,message", CATEGORICAL_INPUTS, ids=[" ".join(f) for f, _ in CATEGORICAL_INPUTS])
 def test_categorical_targets_are_checked_before_anything_starts(run, bad_files, cli, flags, message):
     check_refused(run, cli, flags, message, bad_files)
@@ -335,7 +335,7 @@ KERAS_ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
 
 
 @pytest.mark.filterwarnings("ignore:You are using a softmax over axis")  # width-1 softmax is a case too
-@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(
     depth=st.integers(1, 4), width=st.integers(1, 40), n=st.integers(2, 24), n_in=st.integers(1, 8),
     n_out=st.integers(1, 6), hidden=st.sampled_from(KERAS_ACTIVATIONS), output=st.sampled_from(KERAS_ACTIVATIONS),
