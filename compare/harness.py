@@ -23,8 +23,8 @@ from .records import drift_of, verdict
 from .step_check import StepCheck
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
-from .your_network import YourNetwork, your_train_step
 from .tolerances import TOLERANCES
+from .your_network import YourNetwork, your_train_step
 
 
 @dataclass

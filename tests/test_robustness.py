@@ -467,6 +467,32 @@ def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, cli):
         assert result.returncode == 0
 
 
+def test_sigmoid_with_categorical_crossentropy_is_called_out(run, tmp_path):
+    """The mirror image: Keras takes a sigmoid's logits as a softmax's for categorical cross-entropy.
+    Keras's loss there equals the scratch softmax cross-entropy of the same z, not the math."""
+    result = run("compare", "gradcheck", "--hidden", "4", "--loss", "cce", "--json", str(tmp_path / "g.json"))
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "as if the output were a softmax" in lines[0], result.stderr[-2000:]
+    assert result.returncode == 1
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert min(r["scratch_vs_keras_rel"] for r in report["gradients"]["layers"]) > 0.1
+    import keras
+    import tensorflow as tf
+
+    from keras_impl import device
+
+    device.configure("float64", 0)
+    z = np.random.default_rng(0).normal(size=(4, 3))
+    y = np.eye(3)[[0, 1, 2, 0]]
+
+    @tf.function
+    def keras_value():  # in a graph, as fit runs it
+        return keras.losses.CategoricalCrossentropy()(tf.constant(y), keras.activations.sigmoid(tf.constant(z)))
+
+    softmax = activations.get("softmax")
+    assert float(keras_value()) == pytest.approx(losses.categorical_crossentropy(z, softmax(z), y, softmax), rel=1e-14)
+
+
 def test_a_learning_rate_beyond_float32_in_a_float64_run_is_logged(tmp_path):
     """--lr 1e39 is finite in float64; TensorBoard's writer once refused it as a Python float."""
     from compare.harness import run_comparison
