@@ -55,9 +55,9 @@ def drift_words(report, worst_step, step_tolerance):
     words = (f"The twins compute the same steps: taken from Keras's own state, every step agrees within "
              f"{step_tolerance:g} (worst {worst_step:.1e} relative). This run amplifies rounding differences")
     if growth:
-        words += (f": the gap between the trajectories (max |d w| / max(1, |w|)) grew from {growth['from_gap']:.1e} at step "
-                  f"{growth['from_step']} to {growth['to_gap']:.2g} at step {growth['to_step']}, doubling about "
-                  f"every {growth['doubling_steps']:.0f} steps")
+        words += (": the gap between the trajectories (max |d w| / max(1, |w|)) grew from "
+                  f"{growth['from_gap']:.1e} at step {growth['from_step']} to {growth['to_gap']:.2g} at step "
+                  f"{growth['to_step']}, doubling about every {growth['doubling_steps']:.0f} steps")
     return words + (f"; agreement ({report['tolerances']['weight_abs']:g}) was first lost at step {where['step']} "
                     f"(epoch {where['epoch']}) in {where['tensor']}. Not a bug: a smaller --lr keeps the twins "
                     "together longer.")

@@ -1,6 +1,6 @@
 """Your own network in the harness (`--implementation PATH.py:NAME`, docs/your-own-network.md).
 
-`load` imports PATH.py (running its code), calls NAME(sizes) and finds the network's layout:
+`load` imports PATH.py (running its code) and calls NAME(sizes); `layout_of` finds the layout:
 
 - rows (Keras's layout, a batch at a time): get_weights() / set_weights(list) with [W1 (n_in, n_out),
   b1 (n_out,), W2, b2, ...]; feedforward(x) for a batch of rows; gradients(x, y) returning [dC/dW1,
@@ -239,7 +239,8 @@ def build(source, config, data):
     layout = layout_of(network, path)
     if layout.has_update and config.momentum:
         raise ValueError(f"your network's own {layout.update_method} takes plain SGD steps: leave out --momentum "
-                         f"(or remove {layout.update_method}, and the harness applies SGD with momentum to your gradients)")
+                         f"(or remove {layout.update_method}, and the harness applies SGD with momentum to your "
+                         "gradients)")
     yours = YourNetwork(layout, scratch.sizes, [f.name for f in scratch.activation_functions])
     start = scratch.parameter_copies()
     yours.set_parameters(start)

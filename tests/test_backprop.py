@@ -15,7 +15,8 @@ KINK_MARGIN = 1e-4  # a z this close to a kink (relu, step at 0; a cross-entropy
 # it is zero on both sides and a comparison would prove nothing (test_a_step_layer_passes_no_gradient
 # asserts those zeros instead). Aliases ("bce", "cce", "scce") are left out too.
 DIFFERENTIABLE = [name for name in activations.ACTIVATIONS if name != "step"]
-COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, [n for n in losses.LOSSES if n not in losses.ALIASES]))
+COSTS = [name for name in losses.LOSSES if name not in losses.ALIASES]
+COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, COSTS))
 
 
 def near_a_kink(network, x, loss):
