@@ -72,7 +72,7 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     twins = build_twins(config, network, data)
     rows = twins.check_gradients()
     print_(f"{twins.network} on {twins.data.name}, Keras on {twins.where}")
-    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype]))
+    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
     result, batch_size = verdict(rows), len(twins.first_batch()[0])
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "device": twins.where,
@@ -90,7 +90,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
            f"{len(twins.data.x_val)} validation examples), Keras on {twins.where}")
     with stopwatch.part("gradient check"):
         rows = twins.check_gradients()
-    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype]))
+    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
     with stopwatch.part("TensorBoard"):
         logs = ComparisonLogs(run_dir, config, config.lr)
         logs.log_gradients(rows)
@@ -117,7 +117,8 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
             epochs.append(entry)
             logs.log_epoch(entry.epoch - 1, scratch_logs, keras_logs, entry.max_abs_weight_diff_per_tensor,
                            twins.network)
-        print_((reporting.EPOCH_HEADER + "\n" if entry.epoch == 1 else "") + reporting.epoch_row(entry))
+        header = reporting.epoch_header(whose(twins.network)) + "\n" if entry.epoch == 1 else ""
+        print_(header + reporting.epoch_row(entry))
 
     config, data = twins.config, twins.data
     validation = (data.x_val, data.y_val)
@@ -166,6 +167,11 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
         "implementation": implementation(twins.network),
     }
+
+
+def whose(network):
+    """What the printed tables call the network checked: scratch's, or yours."""
+    return "yours" if isinstance(network, YourNetwork) else "scratch"
 
 
 def implementation(network):

@@ -7,11 +7,12 @@ from dataclasses import asdict, is_dataclass
 import numpy as np
 
 
-def gradient_table(rows, tolerances):
-    """The gradient check as text, a line per weight and bias tensor."""
+def gradient_table(rows, tolerances, ours="scratch"):
+    """The gradient check as text, a line per weight and bias tensor; `ours` names the network checked
+    ("yours" for --implementation)."""
     lines = [
-        f"Gradients at step 0: scratch vs Keras <= {tolerances.gradient_rel:g} relative, "
-        f"scratch vs finite differences <= {tolerances.fd_rel:g} relative",
+        f"Gradients at step 0: {ours} vs Keras <= {tolerances.gradient_rel:g} relative, "
+        f"{ours} vs finite differences <= {tolerances.fd_rel:g} relative",
         f"  {'tensor':<16} {'max|d| keras':>13} {'rel keras':>10} {'rel fd':>10} {'kinks':>6}  verdict",
     ]
     for r in rows:
@@ -22,12 +23,14 @@ def gradient_table(rows, tolerances):
     return "\n".join(lines)
 
 
-EPOCH_HEADER = (f"{'epoch':>5} {'scratch loss':>13} {'keras loss':>13} {'|d loss|':>9} {'max|d w|':>9} "
-                f"{'step err':>9} {'scratch val acc':>15} {'keras val acc':>13}")
+def epoch_header(ours="scratch"):
+    """The column names over epoch_row's rows."""
+    return (f"{'epoch':>5} {ours + ' loss':>13} {'keras loss':>13} {'|d loss|':>9} {'max|d w|':>9} "
+            f"{'step err':>9} {ours + ' val acc':>15} {'keras val acc':>13}")
 
 
 def epoch_row(entry):
-    """One EpochEntry as a row under EPOCH_HEADER ("step err": the per-step check's worst error)."""
+    """One EpochEntry as a row under epoch_header() ("step err": the per-step check's worst error)."""
     s, k = entry.scratch, entry.keras
     return (f"{entry.epoch:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
             f"{entry.max_abs_weight_diff:>9.1e} {entry.max_update_error:>9.1e} "

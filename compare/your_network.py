@@ -38,10 +38,16 @@ class YourCodeFailed(Exception):
 
 
 def calling(path, function, *args):
-    """function(*args), with an exception from it raised as YourCodeFailed."""
+    """function(*args), with an exception from it raised as YourCodeFailed; a call that does not fit
+    the function's signature (a TypeError before any line of theirs ran) is bad input, ValueError."""
     try:
         return function(*args)
     except Exception as error:  # noqa: BLE001 - whatever their code raises is theirs to see
+        theirs = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) == path]
+        if isinstance(error, TypeError) and not theirs:
+            raise ValueError(f"--implementation: calling {getattr(function, '__qualname__', function)} with "
+                             f"{len(args)} argument(s) failed ({error}); docs/your-own-network.md gives the "
+                             "signatures, e.g. NAME(sizes)") from None
         raise YourCodeFailed(path, error) from None
 
 
@@ -87,6 +93,15 @@ def layout_of(network, path):
 class RowsLayout:
     """Keras's layout: parameters [W1 (n_in, n_out), b1 (n_out,), ...], a batch of rows at a time."""
 
+    @staticmethod
+    def in_its_terms(shapes):
+        """Shapes of [W1, b1, ...] in Keras's layout, as this layout holds them."""
+        return shapes
+
+    @staticmethod
+    def output_shape(n, k):
+        return (n, k)
+
     NEEDS = ("get_weights", "set_weights", "feedforward", "gradients")
     name, update_method = "rows", "train_step"
 
@@ -119,6 +134,14 @@ class ColumnsLayout(RowsLayout):
     NEEDS = ("weights", "biases", "feedforward", "backprop")
     name, update_method = "columns", "update_mini_batch"
 
+    @staticmethod
+    def in_its_terms(shapes):
+        return [tuple(reversed(s)) if len(s) == 2 else (*s, 1) for s in shapes]
+
+    @staticmethod
+    def output_shape(n, k):
+        return (n, k, 1)  # a column per example
+
     def get(self):
         return [p for w, b in zip(self.network.weights, self.network.biases)
                 for p in (np.array(w, dtype=np.float64).T, np.array(b, dtype=np.float64).ravel())]
@@ -128,7 +151,11 @@ class ColumnsLayout(RowsLayout):
         self.network.biases = [b.reshape(-1, 1).copy() for b in parameters[1::2]]
 
     def output(self, x):
-        return np.array([np.asarray(self.call("feedforward", column(row)), dtype=np.float64).ravel() for row in x])
+        columns = [np.asarray(self.call("feedforward", column(row)), dtype=np.float64) for row in x]
+        if len({c.shape for c in columns}) > 1:
+            raise ValueError(f"your network's feedforward gave columns of different shapes for different examples: "
+                             f"{sorted({c.shape for c in columns})}")
+        return np.array(columns)
 
     def gradients(self, x, y):
         """The batch cost's gradient: the mean of backprop's per-example ones, in the rows layout."""
@@ -175,7 +202,8 @@ class YourNetwork:
         """`arrays` if their shapes are [W1, b1, ...] of this network's; ValueError saying what was expected."""
         shapes, expected = [np.shape(a) for a in arrays], self.expected_shapes()
         if shapes != expected:
-            raise ValueError(f"your network's {what} gave shapes {shapes}; expected {expected} "
+            terms = self.layout.in_its_terms
+            raise ValueError(f"your network's {what} gave shapes {terms(shapes)}; expected {terms(expected)} "
                              f"({self.layout.name} layout, sizes {self.sizes})")
         return arrays
 
@@ -188,11 +216,13 @@ class YourNetwork:
         self.layout.set(self.checked(list(parameters), "weights to load"))
 
     def output(self, x):
-        a = self.layout.output(x)
-        if a.shape != (len(x), self.sizes[-1]):
-            raise ValueError(f"your network's feedforward gave outputs of shape {a.shape} for {len(x)} examples; "
-                             f"expected {(len(x), self.sizes[-1])}")
-        return a
+        a, expected = self.layout.output(x), self.layout.output_shape(len(x), self.sizes[-1])
+        if a.shape != expected:
+            per = "a column" if self.layout.name == "columns" else f"{len(x)} examples"
+            got = a.shape[1:] if self.layout.name == "columns" else a.shape
+            raise ValueError(f"your network's feedforward gave outputs of shape {got} for {per}; expected "
+                             f"{expected[1:] if self.layout.name == 'columns' else expected}")
+        return a.reshape(len(x), self.sizes[-1])
 
     def backprop(self, x, y, loss):
         """(nabla_w, nabla_b, None, None): your gradients of the batch cost, split as backprop's."""

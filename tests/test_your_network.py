@@ -98,8 +98,24 @@ class Network:
     def gradients(self, x, y):
         return [np.zeros_like(p) for p in self.get_weights()]
 """
+FLAT_COLUMNS = """
+import numpy as np
+
+class Network:
+    def __init__(self, sizes):
+        self.weights = [np.zeros((b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.biases = [np.zeros((b, 1)) for b in sizes[1:]]
+    def feedforward(self, a):
+        for w, b in zip(self.weights, self.biases):
+            a = w @ a + b
+        return a.ravel()  # a flat vector where a column belongs
+    def backprop(self, x, y):
+        return [np.zeros_like(b) for b in self.biases], [np.zeros_like(w) for w in self.weights]
+"""
 YOUR_FILES = {
     "neither.py": "class Network:\n    def __init__(self, sizes):\n        self.sizes = sizes\n",
+    "no_sizes.py": "class Network:\n    def __init__(self):\n        pass\n",
+    "flat.py": FLAT_COLUMNS,
     "shapes.py": ROWS + "\n    def gradients(self, x, y):\n        return [np.zeros_like(p).T for p in self.get_weights()]\n",
     "fails.py": ROWS + "\n    def feedforward(self, x):\n        return helper(x)\n\ndef helper(x):\n    return 1 / 0\n",
     "later.py": ROWS + "\n    def train_step(self, x, y, eta):\n        self.calls += 1\n"
@@ -123,10 +139,13 @@ def your_files(tmp_path_factory):
     (["--implementation", "{d}/neither.py"], "--implementation takes PATH.py:NAME"),
     (["--implementation", "{d}/neither.py:Net"], "defines no class or function Net"),
     (["--implementation", "{d}/neither.py:Network"], "has neither layout: rows needs get_weights"),
+    (["--implementation", "{d}/no_sizes.py:Network"], "calling Network with 1 argument(s) failed"),
+    (["--implementation", "{d}/flat.py:Network"], "feedforward gave outputs of shape (10,) for a column; expected (10, 1)"),
     (["--implementation", "{d}/shapes.py:Network"], "your network's gradients gave shapes [(30, 64), (30,)"),
     (["--implementation", "{d}/later.py:Network", "--momentum", "0.9"], "leave out --momentum"),
     (["--implementation", "{d}/shapes.py:Network", "--dtype", "float32"], "in float64"),
-], ids=["missing file", "no NAME", "wrong NAME", "no layout", "gradient shapes", "momentum", "float32"])
+], ids=["missing file", "no NAME", "wrong NAME", "no layout", "no sizes", "flat column", "gradient shapes", "momentum",
+        "float32"])
 def test_mistakes_in_your_file_are_named_in_one_line(run, your_files, cli, flags, message):
     check_refused(run, cli, flags, message, your_files)
 
