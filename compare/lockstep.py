@@ -83,8 +83,9 @@ class Lockstep(keras.callbacks.Callback):
         self.step_losses["keras"].append(keras_loss)
         diffs = self.weight_diffs(keras_after.weights)
         self.gaps.append(max(diff / scale for diff, scale in diffs.values()))
-        self.check(self.step, diffs, scratch_loss, keras_loss, running / size)
-        return keras_loss, running / size
+        loss_scale = running / size
+        self.check(self.step, diffs, scratch_loss, keras_loss, loss_scale)
+        return keras_loss, loss_scale
 
     def check_step(self, batch, keras_after, keras_loss, loss_scale):
         """The step check (compare/step_check.py) of this step; remembers the first step that disagrees."""
@@ -144,10 +145,10 @@ class Lockstep(keras.callbacks.Callback):
                 self.check(last_step, diffs, scratch_logs[key], keras_logs[key], scratch_logs[key], what=key)
         self.check_validation(keras_logs)
         diffs = {name: diff for name, (diff, _) in diffs.items()}
-        update_errors = self.step_errors[self.epoch_first_step:]
+        update_errors = [e for e in self.step_errors[self.epoch_first_step:] if not math.isnan(e)]
         entry = EpochEntry(epoch + 1, {k: scratch_logs[k] for k in SUMMARY_KEYS},
                            {k: keras_logs[k] for k in SUMMARY_KEYS}, max(diffs.values()), diffs,
-                           max(update_errors, default=0.0, key=lambda e: -math.inf if math.isnan(e) else e))
+                           max(update_errors, default=0.0))
         if self.on_epoch:
             self.on_epoch(entry, scratch_logs, keras_logs)
 

@@ -3,6 +3,8 @@ place where the verdict is decided. `report.json` holds them as plain dicts (dat
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 SUMMARY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -76,7 +78,7 @@ def drift_of(gaps):
     if not nonzero:
         return None
     start = nonzero[0]
-    end = max(range(start, len(gaps)), key=lambda step: (gaps[step], -step))  # the first largest gap
+    end = start + int(np.argmax(gaps[start:]))  # the first largest gap
     if not gaps[end] > gaps[start]:
         return None
     return Drift(start, gaps[start], end, gaps[end], (end - start) / math.log2(gaps[end] / gaps[start]))

@@ -31,14 +31,10 @@ class KerasState:
     @classmethod
     def read(cls, model, momentum):
         weights = [np.asarray(w.numpy()) for w in model.trainable_weights]
-        velocities = getattr(model.optimizer, "momentums", None) or []  # built by fit, before step 0
         if momentum == 0:
-            velocities = []
-        elif velocities:
-            velocities = [np.asarray(v.numpy()) for v in velocities]
-        else:
-            velocities = [np.zeros_like(w) for w in weights]
-        return cls(weights, velocities)
+            return cls(weights, [])
+        built = getattr(model.optimizer, "momentums", None)  # by fit, before step 0; zeros until then
+        return cls(weights, [np.asarray(v.numpy()) for v in built] if built else [np.zeros_like(w) for w in weights])
 
 
 def kernels_then_biases(tensors):

@@ -98,10 +98,6 @@ class RowsLayout:
         """Shapes of [W1, b1, ...] in Keras's layout, as this layout holds them."""
         return shapes
 
-    @staticmethod
-    def output_shape(n, k):
-        return (n, k)
-
     NEEDS = ("get_weights", "set_weights", "feedforward", "gradients")
     name, update_method = "rows", "train_step"
 
@@ -118,8 +114,13 @@ class RowsLayout:
     def set(self, parameters):
         self.call("set_weights", [p.copy() for p in parameters])
 
-    def output(self, x):
-        return np.asarray(self.call("feedforward", x), dtype=np.float64)
+    def output(self, x, k):
+        """The outputs (n, k) for the batch x; ValueError for another shape."""
+        a = np.asarray(self.call("feedforward", x), dtype=np.float64)
+        if a.shape != (len(x), k):
+            raise ValueError(f"your network's feedforward gave outputs of shape {a.shape} for {len(x)} examples; "
+                             f"expected {(len(x), k)}")
+        return a
 
     def gradients(self, x, y):
         return [np.asarray(g, dtype=np.float64) for g in self.call("gradients", x, y)]
@@ -138,10 +139,6 @@ class ColumnsLayout(RowsLayout):
     def in_its_terms(shapes):
         return [tuple(reversed(s)) if len(s) == 2 else (*s, 1) for s in shapes]
 
-    @staticmethod
-    def output_shape(n, k):
-        return (n, k, 1)  # a column per example
-
     def get(self):
         return [p for w, b in zip(self.network.weights, self.network.biases)
                 for p in (np.array(w, dtype=np.float64).T, np.array(b, dtype=np.float64).ravel())]
@@ -150,12 +147,13 @@ class ColumnsLayout(RowsLayout):
         self.network.weights = [w.T.copy() for w in parameters[0::2]]
         self.network.biases = [b.reshape(-1, 1).copy() for b in parameters[1::2]]
 
-    def output(self, x):
+    def output(self, x, k):
+        """The outputs (n, k), one column (k, 1) per example; ValueError for a column of another shape."""
         columns = [np.asarray(self.call("feedforward", column(row)), dtype=np.float64) for row in x]
-        if len({c.shape for c in columns}) > 1:
-            raise ValueError(f"your network's feedforward gave columns of different shapes for different examples: "
-                             f"{sorted({c.shape for c in columns})}")
-        return np.array(columns)
+        wrong = next((c.shape for c in columns if c.shape != (k, 1)), None)
+        if wrong is not None:
+            raise ValueError(f"your network's feedforward gave outputs of shape {wrong} for a column; expected {(k, 1)}")
+        return np.array(columns).reshape(len(x), k)
 
     def gradients(self, x, y):
         """The batch cost's gradient: the mean of backprop's per-example ones, in the rows layout."""
@@ -216,13 +214,7 @@ class YourNetwork:
         self.layout.set(self.checked(list(parameters), "weights to load"))
 
     def output(self, x):
-        a, expected = self.layout.output(x), self.layout.output_shape(len(x), self.sizes[-1])
-        if a.shape != expected:
-            per = "a column" if self.layout.name == "columns" else f"{len(x)} examples"
-            got = a.shape[1:] if self.layout.name == "columns" else a.shape
-            raise ValueError(f"your network's feedforward gave outputs of shape {got} for {per}; expected "
-                             f"{expected[1:] if self.layout.name == 'columns' else expected}")
-        return a.reshape(len(x), self.sizes[-1])
+        return self.layout.output(x, self.sizes[-1])
 
     def backprop(self, x, y, loss):
         """(nabla_w, nabla_b, None, None): your gradients of the batch cost, split as backprop's."""

@@ -72,10 +72,10 @@ def check_class_labels(t, n, k, what):
         hint = ": one-hot rows go with categorical_crossentropy" if t.ndim == 2 and t.shape[1] == k else ""
         raise ValueError(f"{what} targets have shape {t.shape}; sparse_categorical_crossentropy takes ({n},), "
                          f"one class label per example{hint}")
-    if (t != np.round(t)).any() or (t < 0).any() or (t >= k).any():
-        bad = t[(t != np.round(t)) | (t < 0) | (t >= k)][0]
-        raise ValueError(f"{what} targets hold the class label {bad:g}: labels must be whole numbers 0..{k - 1}, "
-                         f"one per output neuron")
+    bad = (t != np.round(t)) | (t < 0) | (t >= k)
+    if bad.any():
+        raise ValueError(f"{what} targets hold the class label {t[bad][0]:g}: labels must be whole numbers "
+                         f"0..{k - 1}, one per output neuron")
     return t
 
 
