@@ -10,7 +10,7 @@ import argparse
 import shutil
 import sys
 
-from keras_impl import check_activations, departures, native_logs
+from keras_impl import backends, check_activations, departures, native_logs
 from keras_impl.interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, sigterm_interrupts
 from keras_impl.runs import new_run_dir
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
@@ -50,7 +50,11 @@ def build_parser():
         p.add_argument("--implementation", metavar="PATH.py:NAME",
                        help="check your own network instead of scratch's: NAME(sizes) from PATH.py (this runs "
                             "that file's code; docs/your-own-network.md)")
+    backends.add_backend_argument(run, all_too=True)
+    backends.add_backend_argument(gradcheck)
     add_run_arguments(run)
+    run.add_argument("--part-of", metavar="RUN_DIR", help=argparse.SUPPRESS)  # --backend all's own runs
+    run.add_argument("--writes-scratch", action="store_true", help=argparse.SUPPRESS)
     for p in (run, gradcheck):
         add_verbose_argument(p)
     parser.run_parser = run
@@ -81,10 +85,20 @@ def main(argv=None):
     except your_network.YourCodeFailed as e:
         print(e, file=sys.stderr)
         sys.exit(1)
-    if args.command == "run":
-        start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+    if args.command == "run" and args.backend == "all":
+        from .every_backend import run_every_backend
+
+        run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+        sys.exit(run_every_backend(args, config, run_dir))
+    run_dir, files = None, None
+    if args.command == "run" and args.part_of:  # one backend's run inside --backend all's folder
+        from .harness import RunFiles  # imports Keras, on the backend chosen above
+
+        run_dir, files = args.part_of, RunFiles.of_backend(args.backend, args.writes_scratch)
+    elif args.command == "run":
+        run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     try:
-        result = compare(args, config, data, network, start_up.run_dir, stopwatch)
+        result = compare(args, config, data, network, run_dir, stopwatch, files)
     except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
         sys.exit(exit_code(signal_name(e)))
     except your_network.YourCodeFailed as e:
@@ -105,6 +119,8 @@ def checked_inputs(args):
     config = config_from_args(args)
     if args.json is not None:
         check_writable(args.json)
+    if args.backend != "all":
+        args.backend = backends.use(args.backend)  # before Keras is imported, which fixes its backend
     data = config.load_dataset()
     check_activations([config.activation, config.output_activation])
     if args.implementation:  # your network, holding the initial weights both twins start from
@@ -116,18 +132,18 @@ def checked_inputs(args):
     return config, data, network
 
 
-def compare(args, config, data, network, run_dir, stopwatch):
+def compare(args, config, data, network, run_dir, stopwatch, files=None):
     """Run the gradient check or the whole comparison; returns its report (also written to --json)."""
     from . import report as reporting
 
     native_logs.quiet(args.verbose)
-    with stopwatch.part("importing TensorFlow"):
-        from .harness import run_comparison, run_gradient_check
+    with stopwatch.part(f"importing {backends.NAMES[args.backend]}"):
+        from .harness import RunFiles, run_comparison, run_gradient_check
 
     if args.command == "gradcheck":
         result = run_gradient_check(config, network, data)
     else:
-        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch)
+        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files or RunFiles())
         print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
         print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:

@@ -1,7 +1,8 @@
-"""Gradients three ways for one mini-batch: scratch backprop, Keras (tf.GradientTape), finite differences
-(see finite_differences.py), compared per weight or bias tensor by their relative error."""
+"""Gradients three ways for one mini-batch: scratch backprop, Keras (through its backend's own autodiff:
+tf.GradientTape, jax.grad, torch.autograd), finite differences (see finite_differences.py), compared
+per weight or bias tensor by their relative error."""
+import keras
 import numpy as np
-import tensorflow as tf
 
 from scratch import losses as scratch_losses
 
@@ -10,7 +11,14 @@ from .records import GradientRow
 
 
 def keras_gradients(model, loss_fn, x, y):
-    """dC/dp for each of model.trainable_weights, in graph mode as model.fit computes them."""
+    """dC/dp for each of model.trainable_weights, by the autodiff of the backend Keras runs on, compiled
+    as model.fit compiles its step (a tf.function; jax.jit; PyTorch runs eagerly)."""
+    gradients = {"tensorflow": tensorflow_gradients, "jax": jax_gradients, "torch": torch_gradients}
+    return [np.asarray(keras.ops.convert_to_numpy(g)) for g in gradients[keras.backend.backend()](model, loss_fn, x, y)]
+
+
+def tensorflow_gradients(model, loss_fn, x, y):
+    import tensorflow as tf
 
     @tf.function(jit_compile=False)
     def gradients(x, y):
@@ -18,7 +26,27 @@ def keras_gradients(model, loss_fn, x, y):
             loss = loss_fn(y, model(x, training=True))
         return tape.gradient(loss, model.trainable_weights)
 
-    return [g.numpy() for g in gradients(tf.constant(x), tf.constant(y))]
+    return gradients(tf.constant(x), tf.constant(y))
+
+
+def jax_gradients(model, loss_fn, x, y):
+    """jax.grad of the loss as a pure function of the weights, through model.stateless_call."""
+    import jax
+
+    def loss(trainable, non_trainable):
+        outputs, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+        return loss_fn(y, outputs)
+
+    return jax.jit(jax.grad(loss))([v.value for v in model.trainable_variables],
+                                   [v.value for v in model.non_trainable_variables])
+
+
+def torch_gradients(model, loss_fn, x, y):
+    import torch
+
+    x, y = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)  # on Keras's device
+    loss = loss_fn(y, model(x, training=True))
+    return torch.autograd.grad(loss, [v.value for v in model.trainable_weights])
 
 
 def gradient_check(network, model, loss, keras_loss_fn, x, y, tolerances):

@@ -5,11 +5,12 @@ import os
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 
+import keras
 import numpy as np
 
 from keras_impl import departures, device
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
-from keras_impl.training import PlanTensorBoard, fit_with_plan
+from keras_impl.training import fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
@@ -25,6 +26,25 @@ from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
 from .your_network import YourNetwork, your_train_step
+
+
+@dataclass
+class RunFiles:
+    """What a comparison writes into its run folder: its Keras and agreement TensorBoard folders, its
+    report and plot, and whether it writes the scratch side's logs. With `--backend all` several
+    runs share one folder, each under its backend's names (RunFiles.of_backend)."""
+
+    keras: str = "keras"
+    agreement: str = "agreement"
+    report: str = "report.json"
+    plot: str = "comparison.png"
+    scratch: bool = True
+    keras_weights: str = None  # an .npz of Keras's final weights, for comparing backends pairwise
+
+    @classmethod
+    def of_backend(cls, backend, scratch):
+        return cls(f"keras_{backend}", f"agreement_{backend}", f"report_{backend}.json", f"comparison_{backend}.png",
+                   scratch, f"keras_weights_{backend}.npz")
 
 
 @dataclass
@@ -75,13 +95,13 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
     result, batch_size = verdict(rows), len(twins.first_batch()[0])
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
-    return {"config": config.as_dict(), "device": twins.where,
+    return {"config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
             "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
             "verdict": result, "keras_departures": departures(config.output_activation, config.loss),
             "implementation": implementation(twins.network)}
 
 
-def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None):
+def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=RunFiles()):
     """Train both twins in lockstep for config.epochs; returns the report (docs/design.md)."""
     stopwatch = stopwatch or Stopwatch()
     with stopwatch.part("start-up"):
@@ -92,22 +112,26 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
         rows = twins.check_gradients()
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
     with stopwatch.part("TensorBoard"):
-        logs = ComparisonLogs(run_dir, config, config.lr)
+        logs = ComparisonLogs(run_dir, config, config.lr, files.agreement, files.scratch)
         logs.log_gradients(rows)
     with ExitStack() as after_training:
-        lockstep, epochs, interrupted_by = train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training)
+        keras_board = tensorboard_callback(os.path.join(run_dir, files.keras), histogram_freq=1)
+        lockstep, epochs, interrupted_by = train_in_lockstep(twins, logs, keras_board, stopwatch, print_,
+                                                             after_training)
         report = build_report(twins, rows, lockstep, epochs, run_dir)
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
         with stopwatch.part("report"):
-            reporting.plot(report, os.path.join(run_dir, "comparison.png"))
+            reporting.plot(report, os.path.join(run_dir, files.plot))
+            if files.keras_weights:
+                np.savez(os.path.join(run_dir, files.keras_weights), *twins.model.get_weights())
         report["seconds"] = stopwatch.as_dict()
-        reporting.write_json(report, os.path.join(run_dir, "report.json"))
+        reporting.write_json(report, os.path.join(run_dir, files.report))
     print_(reporting.verdict_line(report))
     print_(stopwatch.summary())
     return report
 
 
-def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
+def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training):
     """Keras's fit with the Lockstep callback; returns (lockstep, epoch entries, signal name or None).
     From the moment training ends (or is interrupted), signals wait until `after_training` closes."""
     epochs = []
@@ -128,7 +152,6 @@ def train_in_lockstep(twins, logs, run_dir, stopwatch, print_, after_training):
     names = twins.network.parameter_names()
     step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names, step)
     lockstep = Lockstep(runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch, on_epoch)
-    keras_board = PlanTensorBoard(os.path.join(run_dir, "keras"), histogram_freq=1)
     inside_fit = {name: stopwatch.seconds[name] for name in ("scratch", "comparing", "step check", "TensorBoard")}
     interrupted_by = None
     signals_interrupt()  # from here a signal stops training and the partial report is written
@@ -154,7 +177,7 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
     result = verdict(rows, lockstep.parting, lockstep.non_finite, lockstep.step_mismatch)
     drift = drift_of(lockstep.gaps) if result == "drift" else None
     return {
-        "config": config.as_dict(), "device": twins.where, "tolerances": asdict(TOLERANCES[config.dtype]),
+        "config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where, "tolerances": asdict(TOLERANCES[config.dtype]),
         "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
         "epochs": [asdict(e) for e in epochs],
         "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"],

@@ -1,6 +1,7 @@
 """`python -m keras_impl`: the Keras follow-up example, the scratch network's twin trained with model.fit.
 
-Same flags and defaults as `python -m scratch`; logs to TensorBoard under --logdir/--name/keras.
+Same flags and defaults as `python -m scratch`, and --backend (TensorFlow, JAX or PyTorch); logs to
+TensorBoard under --logdir/--name/keras.
 """
 import sys
 
@@ -8,7 +9,7 @@ from scratch.batches import BatchPlan
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
-from . import check_activations, departures, native_logs
+from . import backends, check_activations, departures, native_logs
 from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
 from .runs import new_run_dir
 
@@ -16,6 +17,7 @@ from .runs import new_run_dir
 def main(argv=None):
     parser = ArgumentParser(prog="python -m keras_impl", description=__doc__)
     add_config_arguments(parser)
+    backends.add_backend_argument(parser)
     add_run_arguments(parser)
     add_verbose_argument(parser)
     args = parser.parse_args(argv)
@@ -25,6 +27,7 @@ def main(argv=None):
     data = config.load_dataset()
     network = config.build_network(data)  # draws the initial weights the twin starts from
     check_activations([config.activation, config.output_activation])
+    backends.use(args.backend)  # before Keras is imported, which fixes its backend
     for departure in departures(config.output_activation, config.loss):
         print(f"warning: {departure}", file=sys.stderr)
     start_up.run_dir = run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
@@ -39,8 +42,8 @@ def main(argv=None):
 
 def train(config, data, network, run_dir):
     """The twin of `network`, trained with model.fit over the shared batch plan, logging to run_dir."""
-    from . import device  # importing TensorFlow takes seconds: only once the input is known good
-    from .training import PlanTensorBoard, fit_with_plan
+    from . import device  # importing Keras and its backend takes seconds: only once the input is known good
+    from .training import fit_with_plan, tensorboard_callback
     from .twin import build_twin
 
     where = device.configure(config.dtype, config.seed)
@@ -51,7 +54,7 @@ def train(config, data, network, run_dir):
     history = fit_with_plan(
         model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
         config.epochs, validation_data=(data.x_val, data.y_val),
-        callbacks=[PlanTensorBoard(f"{run_dir}/keras")],
+        callbacks=[tensorboard_callback(f"{run_dir}/keras")],
     )
     print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
 

@@ -2,9 +2,17 @@
 
 Each epoch hands `fit` the training set in that epoch's permuted order with shuffle=False, so
 Keras cuts exactly the plan's mini-batches (the last one partial) in the plan's order.
+
+TensorBoard: on TensorFlow, Keras's own callback (PlanTensorBoard); on JAX and PyTorch, which may
+run where TensorFlow is not installed, EventFileTensorBoard writes the same folders and tags with
+the `tensorboard` package alone.
 """
+import os
+
 import keras
 import numpy as np
+
+from .event_files import EventFile
 
 
 class PlanProgbar(keras.callbacks.ProgbarLogger):
@@ -51,6 +59,45 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         super().on_train_end()
 
 
+class EventFileTensorBoard(keras.callbacks.Callback):
+    """What PlanTensorBoard writes, without TensorFlow: per epoch (at step epoch + 1) the logs as
+    epoch_<name> in <log_dir>/train and <log_dir>/validation, the learning rate, and with
+    histogram_freq=1 each weight's histogram, tagged with its path as Keras tags it."""
+
+    def __init__(self, log_dir, histogram_freq=0):
+        super().__init__()
+        self.log_dir, self.histogram_freq = log_dir, histogram_freq
+        self.files = {}
+
+    def file(self, side):
+        if side not in self.files:
+            self.files[side] = EventFile(os.path.join(self.log_dir, side))
+        return self.files[side]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs, step = logs or {}, epoch + 1
+        learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        for name, value in {**logs, "learning_rate": learning_rate}.items():
+            side, name = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            self.file(side).scalar(f"epoch_{name}", value, step)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for weight in self.model.weights:
+                self.file("train").histogram(f"{weight.path.replace(':', '_')}/histogram",
+                                             keras.ops.convert_to_numpy(weight.value), step)
+        for file in self.files.values():
+            file.flush()
+
+    def close(self):
+        for file in self.files.values():
+            file.close()
+
+
+def tensorboard_callback(log_dir, histogram_freq=0):
+    """Keras's TensorBoard callback on TensorFlow, its TensorFlow-free stand-in on the other backends."""
+    board = PlanTensorBoard if keras.backend.backend() == "tensorflow" else EventFileTensorBoard
+    return board(log_dir, histogram_freq=histogram_freq)
+
+
 def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(), verbose=1):
     """model.fit, one call per epoch over plan.permutation(epoch); returns the history, one dict per epoch.
     A callback that sets model.stop_training ends the whole plan, not just that epoch."""
@@ -67,6 +114,6 @@ def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(),
                 break
     finally:
         for callback in callbacks:
-            if isinstance(callback, PlanTensorBoard):
+            if isinstance(callback, (PlanTensorBoard, EventFileTensorBoard)):
                 callback.close()
     return history

@@ -14,16 +14,17 @@ MODEL_NAME = "twin"  # Keras tags weight histograms with the weight's path: twin
 
 
 class QuadraticCost(keras.losses.Loss):
-    """The primer's cost C = 1/(2n) sum_x ||y(x) - a||^2, built on Keras's own mean squared error:
-    per example 1/2 ||y - a||^2 = k/2 * mse(y, a) for k outputs, which Keras then averages over the
-    mini-batch. So the comparison checks our cost against Keras's arithmetic, not against a copy."""
+    """The primer's cost C = 1/(2n) sum_x ||y(x) - a||^2 in Keras's arithmetic: per example
+    1/2 ||y - a||^2 with keras.ops, which Keras then averages over the mini-batch (its
+    sum_over_batch_size reduction). So the comparison checks our cost against Keras's ops, not
+    against a copy. Not k/2 * keras.losses.mean_squared_error: on JAX and PyTorch Keras takes the
+    mean of float64 values in float32 (docs/keras-notes.md)."""
 
     def __init__(self, name="quadratic", **kwargs):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        k = y_pred.shape[-1]
-        return 0.5 * k * keras.losses.mean_squared_error(y_true, y_pred)
+        return 0.5 * keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
 
 
 def keras_loss(name):
@@ -69,9 +70,16 @@ def accuracy_metric(n_outputs, loss):
     return keras.metrics.CategoricalAccuracy(name="accuracy")
 
 
+def compiled_by_xla():
+    """Whether fit compiles its step with XLA: on JAX, whose only compiler it is (without it each op
+    runs eagerly, about 10x slower here); not on TensorFlow, whose tf.function graph runs without
+    XLA (XLA's fusions can change float32 results), nor on PyTorch (torch.compile)."""
+    return keras.backend.backend() == "jax"
+
+
 def build_twin(network, config):
     """The compiled Keras twin of `network`, trained as `config` says (call device.configure first)."""
     model = build_model(network)
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
-                  metrics=[accuracy_metric(network.sizes[-1], config.loss)], jit_compile=False)
+                  metrics=[accuracy_metric(network.sizes[-1], config.loss)], jit_compile=compiled_by_xla())
     return model

@@ -1,0 +1,115 @@
+"""`python -m compare run --backend all`: the comparison once per installed Keras backend, then one table.
+
+Keras fixes its backend when first imported, so each backend runs in a process of its own: the same
+command with `--backend NAME --part-of RUN_DIR`, writing into one run folder (keras_NAME/,
+agreement_NAME/, report_NAME.json, comparison_NAME.png, keras_weights_NAME.npz; the first one also
+scratch/), so TensorBoard overlays scratch and every backend. Then a table (backend, device,
+gradient error, max |d w| after the last epoch, validation accuracy, wall time, verdict), the
+backends' final weights compared pairwise, and `backends.json` (also written to --json).
+"""
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from keras_impl.backends import BACKENDS, installed
+from keras_impl.interrupts import exit_code, signal_name, signals_interrupt
+
+from . import report as reporting
+
+CHILD_GRACE_SECONDS = 60  # how long an interrupted backend's run has to write its partial report
+
+
+def config_argv(config):
+    """The flags that give back `config` in a child process."""
+    flags = {"--dataset": config.dataset, "--hidden": ",".join(map(str, config.hidden)) or "none",
+             "--activation": config.activation, "--output-activation": config.output_activation,
+             "--loss": config.loss, "--lr": repr(config.lr), "--momentum": repr(config.momentum),
+             "--batch-size": config.batch_size, "--epochs": config.epochs, "--dtype": config.dtype,
+             "--seed": config.seed, "--initializer": config.initializer}
+    argv = [str(part) for flag, value in flags.items() for part in (flag, value)]
+    return argv + (["--nesterov"] if config.nesterov else [])
+
+
+def child_argv(args, config, run_dir, backend, first):
+    argv = [sys.executable, "-m", "compare", "run", *config_argv(config), "--backend", backend, "--part-of", run_dir]
+    argv += ["--writes-scratch"] if first else []
+    argv += ["--implementation", args.implementation] if args.implementation else []
+    return argv + (["--verbose"] if args.verbose else [])
+
+
+def run_one(argv):
+    """Run one backend's comparison; returns (exit code, seconds). A signal stops it too, and waits
+    for its partial report."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv)
+    try:
+        code = child.wait()
+    except KeyboardInterrupt as e:
+        child.send_signal(15 if signal_name(e) == "SIGTERM" else 2)
+        try:
+            child.wait(timeout=CHILD_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    return code, time.perf_counter() - start
+
+
+def row_of(run_dir, backend, code, seconds):
+    """One row of the table from the backend's report (None where it wrote none)."""
+    path = os.path.join(run_dir, f"report_{backend}.json")
+    if not os.path.exists(path):
+        return {"backend": backend, "status": f"failed (exit {code})", "seconds": seconds}
+    with open(path) as f:
+        report = json.load(f)
+    last = report["epochs"][-1] if report["epochs"] else None
+    return {"backend": backend, "status": "ran", "device": report["device"], "verdict": report["verdict"],
+            "gradient_rel_error": max(layer["scratch_vs_keras_rel"] for layer in report["gradients"]["layers"]),
+            "max_abs_weight_diff": last and last["max_abs_weight_diff"],
+            "val_accuracy": last and last["keras"].get("val_accuracy"), "seconds": seconds}
+
+
+def pairwise_weight_gaps(run_dir, backends):
+    """max |w_a - w_b| over every weight, for each pair of backends that saved final weights."""
+    weights = {}
+    for backend in backends:
+        path = os.path.join(run_dir, f"keras_weights_{backend}.npz")
+        if os.path.exists(path):
+            with np.load(path) as saved:
+                weights[backend] = [saved[k] for k in sorted(saved.files, key=lambda k: int(k.split("_")[1]))]
+    return [{"a": a, "b": b, "max_abs_weight_diff": max(float(np.abs(x - y).max()) for x, y in zip(weights[a], weights[b]))}
+            for a, b in itertools.combinations(weights, 2)]
+
+
+def run_every_backend(args, config, run_dir):
+    """Each installed backend in turn, then the table; returns the exit code (0: every backend that
+    ran matched or drifted)."""
+    signals_interrupt()  # from here a signal stops the running backend and ends with the table so far
+    rows, interrupted_by, first = [], None, True
+    for backend in BACKENDS:
+        if not installed(backend):
+            rows.append({"backend": backend, "status": "not installed"})
+            continue
+        print(f"\n=== Keras on {backend} ===", flush=True)
+        try:
+            code, seconds = run_one(child_argv(args, config, run_dir, backend, first))
+        except KeyboardInterrupt as e:
+            interrupted_by = signal_name(e)
+            rows.append(row_of(run_dir, backend, "interrupted", float("nan")))
+            break
+        rows.append(row_of(run_dir, backend, code, seconds))
+        first = False
+    summary = {"rows": rows, "pairwise": pairwise_weight_gaps(run_dir, BACKENDS), "interrupted_by": interrupted_by}
+    for path in [os.path.join(run_dir, "backends.json")] + ([args.json] if args.json else []):
+        reporting.write_json(summary, path)
+    print("\n" + reporting.backends_table(rows, summary["pairwise"]))
+    print(f"Reports: {run_dir}/report_<backend>.json; see the curves: tensorboard --logdir {args.logdir}")
+    if interrupted_by:
+        return exit_code(interrupted_by)
+    ran = [row for row in rows if row["status"] != "not installed"]
+    return 0 if ran and all(row.get("verdict") in ("match", "drift") for row in ran) else 1
