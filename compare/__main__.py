@@ -7,6 +7,7 @@ Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says w
 130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
 """
 import argparse
+import os
 import shutil
 import sys
 
@@ -90,15 +91,15 @@ def main(argv=None):
 
         run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
         sys.exit(run_every_backend(args, config, run_dir))
-    run_dir, files = None, None
+    run_dir = None
     if args.command == "run" and args.part_of:  # one backend's run inside --backend all's folder
-        from .harness import RunFiles  # imports Keras, on the backend chosen above
-
-        run_dir, files = args.part_of, RunFiles.of_backend(args.backend, args.writes_scratch)
+        if not os.path.isdir(args.part_of):
+            raise ValueError(f"--part-of {args.part_of}: no such run folder")
+        run_dir = args.part_of
     elif args.command == "run":
         run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
     try:
-        result = compare(args, config, data, network, run_dir, stopwatch, files)
+        result = compare(args, config, data, network, run_dir, stopwatch)
     except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
         sys.exit(exit_code(signal_name(e)))
     except your_network.YourCodeFailed as e:
@@ -127,12 +128,13 @@ def checked_inputs(args):
         network = your_network.build(args.implementation, config, data)
     else:
         network = config.build_network(data)  # draws the initial weights both twins start from
-    for departure in departures(config.output_activation, config.loss):
+    for departure in [] if args.backend == "all" else departures(
+            config.output_activation, config.loss, args.backend, config.dtype, config.activation):  # each backend's run says its own
         print(f"warning: {departure}", file=sys.stderr)
     return config, data, network
 
 
-def compare(args, config, data, network, run_dir, stopwatch, files=None):
+def compare(args, config, data, network, run_dir, stopwatch):
     """Run the gradient check or the whole comparison; returns its report (also written to --json)."""
     from . import report as reporting
 
@@ -143,9 +145,12 @@ def compare(args, config, data, network, run_dir, stopwatch, files=None):
     if args.command == "gradcheck":
         result = run_gradient_check(config, network, data)
     else:
-        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files or RunFiles())
-        print(f"Report: {result['logdir']}/report.json, plot: {result['logdir']}/comparison.png")
-        print(f"See the curves: tensorboard --logdir {args.logdir}")
+        part_of_all = args.part_of is not None
+        files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
+        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files)
+        print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
+        if not part_of_all:  # --backend all says it once, at the end
+            print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:
         reporting.write_json(result, args.json)
     return result

@@ -97,7 +97,7 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
             "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
-            "verdict": result, "keras_departures": departures(config.output_activation, config.loss),
+            "verdict": result, "keras_departures": keras_departures(config),
             "implementation": implementation(twins.network)}
 
 
@@ -186,10 +186,15 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
         "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
         "verdict": result, "drift": drift and asdict(drift),
-        "keras_departures": departures(config.output_activation, config.loss),
+        "keras_departures": keras_departures(config),
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
         "implementation": implementation(twins.network),
     }
+
+
+def keras_departures(config):
+    """keras_impl.departures for this run's settings on the backend Keras runs on."""
+    return departures(config.output_activation, config.loss, keras.backend.backend(), config.dtype, config.activation)
 
 
 def whose(network):

@@ -1,7 +1,7 @@
 """The Keras twin of the scratch network: same layers, same initial weights, same batches.
 
 Importing this package sets KERAS_BACKEND to tensorflow unless it is set already: Keras reads it
-once, when it is first imported, and the twin is written for (and checked on) TensorFlow.
+once, when it is first imported. backends.py chooses another (JAX, PyTorch) before that.
 """
 import os
 
@@ -36,12 +36,42 @@ SIGMOID_CATEGORICAL = (
     "differ by 0.26-0.36 relative); use --output-activation softmax with categorical cross-entropy")
 
 
-def departures(output_activation, loss):
+FLOAT32_MEAN = (
+    "Keras departs from the math here: off TensorFlow, keras.ops.mean computes float64 values in float32 "
+    "(keras/src/backend/common/dtypes.py: result_type maps float64 to float32 on JAX and PyTorch), and "
+    "Keras's {loss} takes such a mean over the outputs, so its loss and gradients are float32-accurate "
+    "(step-0 gradients differ by about 4e-8 relative); use --backend tensorflow, or the quadratic cost")
+
+CLIPPED_CROSS_ENTROPY = (
+    "Keras departs from the math here: off TensorFlow, Keras computes cross-entropy from the outputs clipped "
+    "to [1e-7, 1 - 1e-7], never from the logits (keras/src/backend/jax/nn.py and torch/nn.py), so once an "
+    "output passes 1 - 1e-7 or falls below 1e-7 (a confident network), its loss and gradients leave the "
+    "math and the verdict is mismatch from that step on; use --backend tensorflow for cross-entropy")
+
+JAX_TANH = (
+    "Keras departs from the math here: on JAX, keras.ops.tanh (the tanh activation) casts float64 inputs to "
+    "float32 (keras/src/backend/jax/numpy.py: tanh casts to result_type, which maps float64 to float32), "
+    "so a tanh layer is float32-accurate (step-0 gradients differ by about 2e-8 relative); use --backend "
+    "tensorflow, or --dtype float32")
+
+TORCH_FLOAT64 = (
+    "Keras departs from the math here: on PyTorch, Keras computes float64 matmuls in float32 "
+    "(keras/src/backend/torch/numpy.py: matmul casts to result_type, which maps float64 to float32; "
+    "keras-team/keras issue 23704), so every Dense layer is float32-accurate (step-0 gradients differ by "
+    "about 4e-8 relative); use --dtype float32 on PyTorch, or --backend tensorflow or jax for float64")
+
+
+def departures(output_activation, loss, backend="tensorflow", dtype="float64", activation=None):
     """Where Keras computes something other than the math for these settings (README: "Where Keras
-    departs from the math"), one sentence each; checked before TensorFlow is imported."""
+    departs from the math"), one sentence each; checked before Keras is imported."""
     loss = scratch_losses.get(loss)
-    if output_activation == "softmax" and loss.name == "binary_crossentropy":
-        return [SOFTMAX_BCE]
-    if output_activation == "sigmoid" and loss.categorical:
-        return [SIGMOID_CATEGORICAL]
-    return []
+    tensorflow, float64 = backend == "tensorflow", dtype == "float64"
+    rules = [
+        (tensorflow and output_activation == "softmax" and loss.name == "binary_crossentropy", SOFTMAX_BCE),
+        (tensorflow and output_activation == "sigmoid" and loss.categorical, SIGMOID_CATEGORICAL),
+        (not tensorflow and float64 and loss.name in ("mse", "binary_crossentropy"), FLOAT32_MEAN.format(loss=loss.name)),
+        (not tensorflow and (loss.categorical or loss.name == "binary_crossentropy"), CLIPPED_CROSS_ENTROPY),
+        (backend == "jax" and float64 and "tanh" in (activation, output_activation), JAX_TANH),
+        (backend == "torch" and float64, TORCH_FLOAT64),
+    ]
+    return [words for applies, words in rules if applies]

@@ -27,8 +27,8 @@ def main(argv=None):
     data = config.load_dataset()
     network = config.build_network(data)  # draws the initial weights the twin starts from
     check_activations([config.activation, config.output_activation])
-    backends.use(args.backend)  # before Keras is imported, which fixes its backend
-    for departure in departures(config.output_activation, config.loss):
+    backend = backends.use(args.backend)  # before Keras is imported, which fixes its backend
+    for departure in departures(config.output_activation, config.loss, backend, config.dtype, config.activation):
         print(f"warning: {departure}", file=sys.stderr)
     start_up.run_dir = run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
     native_logs.quiet(args.verbose)

@@ -25,7 +25,10 @@ def default():
 
 def installed(name):
     """Whether `name` can be imported here (found without importing it)."""
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # an import hook that refuses it
+        return False
 
 
 def check(name, where="--backend"):
@@ -38,15 +41,20 @@ def check(name, where="--backend"):
 
 
 def backend_name(text):
-    """--backend: one of BACKENDS (or `all` where allowed), as argparse's type."""
-    if text != "all" and text not in BACKENDS:
+    """--backend: one of BACKENDS, as argparse's type."""
+    if text not in BACKENDS:
         raise argparse.ArgumentTypeError(f"unknown backend {text!r}: use one of {', '.join(BACKENDS)}")
     return text
 
 
+def backend_or_all(text):
+    """--backend of `compare run`: one of BACKENDS, or all."""
+    return text if text == "all" else backend_name(text)
+
+
 def add_backend_argument(parser, all_too=False):
     every = " or all (each installed backend in turn, then one table)" if all_too else ""
-    parser.add_argument("--backend", type=backend_name,
+    parser.add_argument("--backend", type=backend_or_all if all_too else backend_name,
                         help=f"the Keras backend: {', '.join(BACKENDS)}{every} "
                              "(default: $KERAS_BACKEND if set, else tensorflow)")
 

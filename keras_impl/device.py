@@ -6,7 +6,10 @@ exists; seeds set; then per backend (backends.py sets what must be set before th
     jax         64-bit types on; matmul precision "highest" (no TF32 passes on a GPU)
     torch       deterministic algorithms; TF32 off for matmuls and cuDNN
 """
+import random
+
 import keras
+import numpy as np
 
 
 def configure(dtype="float64", seed=0):
@@ -14,13 +17,13 @@ def configure(dtype="float64", seed=0):
     'tensorflow:cpu', 'jax:cpu' or 'torch:cuda:0 NVIDIA H100 80GB HBM3'."""
     keras.backend.set_floatx(dtype)
     keras.config.set_dtype_policy(dtype)  # the layers' policy is cached from the first floatx seen
-    keras.utils.set_random_seed(seed)  # before op determinism, which refuses unseeded random ops
-    return {"tensorflow": tensorflow, "jax": jax, "torch": torch}[keras.backend.backend()]()
+    return {"tensorflow": tensorflow, "jax": jax, "torch": torch}[keras.backend.backend()](seed)
 
 
-def tensorflow():
+def tensorflow(seed):
     import tensorflow as tf
 
+    keras.utils.set_random_seed(seed)  # before op determinism, which refuses unseeded random ops
     tf.config.experimental.enable_op_determinism()
     tf.config.experimental.enable_tensor_float_32_execution(False)
     tf.config.optimizer.set_jit(False)
@@ -30,19 +33,24 @@ def tensorflow():
     return f"tensorflow:gpu:0 {tf.config.experimental.get_device_details(gpus[0]).get('device_name', '')}".rstrip()
 
 
-def jax():
+def jax(seed):
     import jax
 
+    random.seed(seed)  # not keras.utils.set_random_seed, which imports TensorFlow (seconds) to seed it too
+    np.random.seed(seed)
     jax.config.update("jax_enable_x64", True)  # backends.use set it for start-up; this covers an earlier import
     jax.config.update("jax_default_matmul_precision", "highest")
     first = jax.devices()[0]  # where Keras puts its arrays
     return "jax:cpu" if first.platform == "cpu" else f"jax:{first.platform}:{first.id} {first.device_kind}"
 
 
-def torch():
+def torch(seed):
     import torch
     from keras.src.backend.torch.core import get_device
 
+    random.seed(seed)  # as for JAX
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

@@ -1,0 +1,43 @@
+"""`python tests/on_backend.py BACKEND OUT`: the comparisons that tests/test_backends.py checks on one
+Keras backend, run in one process (Keras fixes its backend at import, and each process start costs
+seconds): the default 30-epoch comparison into OUT/default, the MATRIX rows in ROWS into OUT/row-<i>, and
+the Keras follow-up example (`python -m keras_impl`, 1 epoch) into OUT/keras_impl. Each report is
+written as OUT/<name>.json.
+"""
+import json
+import pathlib
+import sys
+import time
+
+from matrix import MATRIX, matrix_config
+
+ROWS = (0, 1, 3, 6, 8, 9, 10)  # a subset of MATRIX for CI's time: every loss, both dtypes, momentum and
+# Nesterov, batch sizes 1 to 10, and each kind of departure (README: Where Keras departs from the math)
+
+
+def main(backend, out):
+    from keras_impl import backends
+
+    backends.use(backend)
+    from compare import report as reporting
+    from compare.harness import run_comparison
+    from keras_impl.__main__ import main as keras_impl_main
+    from scratch.config import Config
+
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = lambda *a: None  # noqa: E731
+    reporting.write_json(run_comparison(Config(), str(out / "default"), print_=quiet), out / "default.json")
+    for i in ROWS:
+        row = MATRIX[i]
+        folder = out / f"row-{i}"
+        folder.mkdir()
+        start = time.perf_counter()
+        report = run_comparison(matrix_config(row, folder), str(folder / "run"), print_=quiet)
+        reporting.write_json(report, out / f"row-{i}.json")
+        print(f"row {i}: {report['verdict']} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    keras_impl_main(["--backend", backend, "--epochs", "1", "--logdir", str(out), "--name", "keras_impl"])
+    print(json.dumps({"ran": backend}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], pathlib.Path(sys.argv[2]))

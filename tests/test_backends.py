@@ -1,0 +1,144 @@
+"""The twin on every Keras backend: JAX (and PyTorch where installed) checked like TensorFlow, each
+by its own autodiff; `--backend all`'s table; TensorBoard logs without TensorFlow; bad input."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import CHILD_ENV, ROOT
+from matrix import MATRIX
+from on_backend import ROWS
+from test_compare import read_scalars
+from test_isolation import BLOCKER
+
+from keras_impl import CLIPPED_CROSS_ENTROPY, departures
+from keras_impl.backends import installed
+
+
+@pytest.fixture(scope="module", params=["jax", "torch"])
+def on_backend(request, tmp_path_factory):
+    """tests/on_backend.py's reports for one backend (one process for all of them)."""
+    backend = request.param
+    if not installed(backend):
+        pytest.skip(f"{backend} is not installed (README.md: Other backends)")
+    out = tmp_path_factory.mktemp(backend)
+    result = subprocess.run([sys.executable, "tests/on_backend.py", backend, str(out)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=900, env={**CHILD_ENV, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return backend, out
+
+
+def report_of(out, name):
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def test_the_default_run_matches_at_every_epoch(on_backend):
+    backend, out = on_backend
+    report = report_of(out, "default")
+    assert report["backend"] == backend and report["device"].startswith(f"{backend}:")
+    if backend == "torch":  # float64 matmuls in float32: a departure, and the verdict says so
+        assert report["verdict"] == "mismatch" and report["keras_departures"]
+        return
+    assert report["verdict"] == "match" and report["keras_departures"] == []
+    assert len(report["epochs"]) == 30
+    assert all(e["max_abs_weight_diff"] <= 1e-12 for e in report["epochs"])
+    assert all(row["scratch_vs_keras_rel"] <= 1e-13 for row in report["gradients"]["layers"])
+    assert max(report["steps"]["update_error"]) <= 1e-13
+    for side, folder in (("scratch", "scratch"), ("keras", "keras")):
+        logged = read_scalars(out / "default" / folder / "train", "epoch_loss")
+        np.testing.assert_allclose(logged, [e[side]["loss"] for e in report["epochs"]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("i", ROWS, ids=[f"{MATRIX[i][0]}-{MATRIX[i][4]}-{MATRIX[i][7]}-{i}" for i in ROWS])
+def test_matrix_of_settings(on_backend, i):
+    """Every row matches, except where Keras on this backend departs from the math: a float64 mean, tanh
+    or (PyTorch) matmul computed in float32 is a mismatch at step 0; cross-entropy from clipped
+    outputs is exact until an output passes 1 - 1e-7, so it may match or not, but step 0 agrees."""
+    backend, out = on_backend
+    report = report_of(out, f"row-{i}")
+    _, _, activation, output, loss, _, _, dtype, _, _ = MATRIX[i]
+    expected = departures(output, loss, backend, dtype, activation)
+    assert report["keras_departures"] == expected
+    certain = [words for words in expected if words != CLIPPED_CROSS_ENTROPY]
+    gradients = [row["scratch_vs_keras_rel"] for row in report["gradients"]["layers"]]
+    if certain:
+        assert report["verdict"] == "mismatch" and report["first_step_mismatch"]["step"] == 0
+    elif expected:
+        assert max(gradients) <= report["tolerances"]["gradient_rel"] and report["verdict"] in ("match", "mismatch")
+    else:
+        assert report["verdict"] == "match", report["first_step_mismatch"]
+
+
+def test_the_keras_example_logs_to_tensorboard(on_backend):
+    backend, out = on_backend
+    for side, tag in (("train", "epoch_loss"), ("train", "epoch_learning_rate"), ("validation", "epoch_accuracy")):
+        assert len(read_scalars(out / "keras_impl" / "keras" / side, tag)) == 1
+
+
+def test_every_backend_in_one_table(run, tmp_path):
+    result = run("compare", "run", "--backend", "all", "--dataset", "xor", "--activation", "sigmoid", "--epochs", "3", "--logdir",
+                 str(tmp_path), "--name", "all", "--json", str(tmp_path / "all.json"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("verdict: match") == 2 + installed("torch")
+    table = result.stdout[result.stdout.index("backend     device"):]
+    summary = json.loads((tmp_path / "all.json").read_text())
+    rows = {row["backend"]: row for row in summary["rows"]}
+    assert list(rows) == ["tensorflow", "jax", "torch"]
+    run_dir = tmp_path / "all"
+    scratch = read_scalars(run_dir / "scratch" / "train", "epoch_loss")
+    for backend, row in rows.items():
+        if row["status"] == "not installed":
+            assert f"{backend:<11} not installed" in table
+            continue
+        report = json.loads((run_dir / f"report_{backend}.json").read_text())
+        assert row["verdict"] == report["verdict"] == "match" and row["device"] == report["device"]
+        assert row["device"] in table and f"{row['gradient_rel_error']:.1e}" in table
+        assert row["gradient_rel_error"] <= 1e-13 and row["max_abs_weight_diff"] <= 1e-12
+        logged = read_scalars(run_dir / f"keras_{backend}" / "train", "epoch_loss")
+        np.testing.assert_allclose(logged, [e["keras"]["loss"] for e in report["epochs"]], rtol=1e-6)
+        np.testing.assert_allclose(scratch, [e["scratch"]["loss"] for e in report["epochs"]], rtol=1e-6)
+        assert len(read_scalars(run_dir / f"agreement_{backend}", "max_abs_weight_diff")) == 3
+    pair = {(p["a"], p["b"]): p["max_abs_weight_diff"] for p in summary["pairwise"]}
+    assert pair[("tensorflow", "jax")] <= 1e-12
+    assert "tensorflow vs jax max |d w|" in table
+
+
+def test_jax_runs_and_logs_where_tensorflow_cannot_be_imported(tmp_path):
+    code = BLOCKER.replace("('tensorflow', 'keras', 'tf_keras')", "('tensorflow', 'tf_keras')").replace(
+        "('tensorflow', 'keras')", "('tensorflow',)") + f"""
+import runpy
+sys.argv = ['compare', '--backend', 'jax', '--epochs', '2', '--logdir', {str(tmp_path)!r}, '--name', 'r']
+runpy.run_module('compare', run_name='__main__')
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**CHILD_ENV, "PYTHONPATH": ROOT, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "verdict: match" in result.stdout
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    for side in ("scratch", "keras"):
+        logged = read_scalars(tmp_path / "r" / side / "train", "epoch_loss")
+        np.testing.assert_allclose(logged, [e[side]["loss"] for e in report["epochs"]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("argv,env,words", [
+    (["compare", "--backend", "theano"], {}, "unknown backend 'theano'"),
+    (["compare", "gradcheck", "--backend", "all"], {}, "unknown backend 'all'"),
+    (["keras_impl", "--backend", "all"], {}, "unknown backend 'all'"),
+    (["compare", "--epochs", "1"], {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND: unknown backend 'numpy'"),
+    (["keras_impl", "--epochs", "1"], {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND: unknown backend 'numpy'"),
+])
+def test_bad_backends_are_one_line_and_exit_2(run, tmp_path, argv, env, words):
+    result = run(*argv, cwd=tmp_path, env=env)  # a run folder would be tmp_path/runs
+    assert result.returncode == 2 and words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run folder
+
+
+@pytest.mark.skipif(installed("torch"), reason="PyTorch is installed here")
+@pytest.mark.parametrize("cli", [["compare", "run"], ["compare", "gradcheck"], ["keras_impl"]])
+def test_torch_when_it_is_not_installed_says_what_to_install(run, tmp_path, cli):
+    result = run(*cli, "--backend", "torch", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "the torch backend is not installed here: pip install torch" in result.stderr
+    assert list(tmp_path.iterdir()) == []
