@@ -128,8 +128,9 @@ def checked_inputs(args):
         network = your_network.build(args.implementation, config, data)
     else:
         network = config.build_network(data)  # draws the initial weights both twins start from
-    for departure in [] if args.backend == "all" else departures(
-            config.output_activation, config.loss, args.backend, config.dtype, config.activation):  # each backend's run says its own
+    if args.backend == "all":
+        return config, data, network  # each backend's own run warns of its departures
+    for departure in departures(config.output_activation, config.loss, args.backend, config.dtype, config.activation):
         print(f"warning: {departure}", file=sys.stderr)
     return config, data, network
 

@@ -82,7 +82,8 @@ def pairwise_weight_gaps(run_dir, backends):
         if os.path.exists(path):
             with np.load(path) as saved:
                 weights[backend] = [saved[k] for k in sorted(saved.files, key=lambda k: int(k.split("_")[1]))]
-    return [{"a": a, "b": b, "max_abs_weight_diff": max(float(np.abs(x - y).max()) for x, y in zip(weights[a], weights[b]))}
+    return [{"a": a, "b": b,
+             "max_abs_weight_diff": max(float(np.abs(x - y).max()) for x, y in zip(weights[a], weights[b]))}
             for a, b in itertools.combinations(weights, 2)]
 
 

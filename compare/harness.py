@@ -177,7 +177,8 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
     result = verdict(rows, lockstep.parting, lockstep.non_finite, lockstep.step_mismatch)
     drift = drift_of(lockstep.gaps) if result == "drift" else None
     return {
-        "config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where, "tolerances": asdict(TOLERANCES[config.dtype]),
+        "config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
+        "tolerances": asdict(TOLERANCES[config.dtype]),
         "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
         "epochs": [asdict(e) for e in epochs],
         "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"],

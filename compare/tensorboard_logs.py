@@ -57,9 +57,10 @@ class ComparisonLogs:
 
     def log_gradients(self, rows):
         """Step 0's gradient relative errors, per tensor (GradientRows)."""
+        agreement = self.writers["agreement"]
         for row in rows:
-            self.writers["agreement"].scalar(f"gradient_rel_error/scratch_vs_keras/{row.name}", row.scratch_vs_keras_rel, 0)
-            self.writers["agreement"].scalar(f"gradient_rel_error/scratch_vs_fd/{row.name}", row.scratch_vs_fd_rel, 0)
+            agreement.scalar(f"gradient_rel_error/scratch_vs_keras/{row.name}", row.scratch_vs_keras_rel, 0)
+            agreement.scalar(f"gradient_rel_error/scratch_vs_fd/{row.name}", row.scratch_vs_fd_rel, 0)
 
     def log_steps(self, step_losses, gaps, step_errors):
         """At every step: |delta| of the pre-update batch loss, the trajectories' gap, and the step

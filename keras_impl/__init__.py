@@ -69,7 +69,8 @@ def departures(output_activation, loss, backend="tensorflow", dtype="float64", a
     rules = [
         (tensorflow and output_activation == "softmax" and loss.name == "binary_crossentropy", SOFTMAX_BCE),
         (tensorflow and output_activation == "sigmoid" and loss.categorical, SIGMOID_CATEGORICAL),
-        (not tensorflow and float64 and loss.name in ("mse", "binary_crossentropy"), FLOAT32_MEAN.format(loss=loss.name)),
+        (not tensorflow and float64 and loss.name in ("mse", "binary_crossentropy"),
+         FLOAT32_MEAN.format(loss=loss.name)),
         (not tensorflow and (loss.categorical or loss.name == "binary_crossentropy"), CLIPPED_CROSS_ENTROPY),
         (backend == "jax" and float64 and "tanh" in (activation, output_activation), JAX_TANH),
         (backend == "torch" and float64, TORCH_FLOAT64),

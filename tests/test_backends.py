@@ -78,8 +78,8 @@ def test_the_keras_example_logs_to_tensorboard(on_backend):
 
 
 def test_every_backend_in_one_table(run, tmp_path):
-    result = run("compare", "run", "--backend", "all", "--dataset", "xor", "--activation", "sigmoid", "--epochs", "3", "--logdir",
-                 str(tmp_path), "--name", "all", "--json", str(tmp_path / "all.json"))
+    result = run("compare", "run", "--backend", "all", "--dataset", "xor", "--activation", "sigmoid", "--epochs", "3",
+                 "--logdir", str(tmp_path), "--name", "all", "--json", str(tmp_path / "all.json"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("verdict: match") == 2 + installed("torch")
     table = result.stdout[result.stdout.index("backend     device"):]

@@ -29,7 +29,9 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     assert max(report["steps"]["update_error"]) <= 1e-13
     import tensorflow as tf
 
-    assert report["device"] == ("GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0")
+    assert report["backend"] == "tensorflow"
+    on_gpu = tf.config.list_physical_devices("GPU")
+    assert report["device"].startswith("tensorflow:gpu:0") if on_gpu else report["device"] == "tensorflow:cpu"
     for row in report["gradients"]["layers"]:
         assert row["scratch_vs_keras_rel"] <= 1e-13 and row["scratch_vs_fd_rel"] <= 1e-6, row
     assert len(report["epochs"]) == 30
