@@ -29,11 +29,14 @@ fi
 
 echo "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'none (no nvidia-smi)')"
 "$PYTHON" - <<'EOF'
-import importlib.util, sys
-print("Python", sys.version.split()[0])
-for name in ("keras", "jax", "torch", "tensorflow"):
-    if importlib.util.find_spec(name):
-        print(name, __import__(name).__version__)
+import importlib.metadata, sys
+versions = {"Python": sys.version.split()[0]}
+for name in ("keras", "jax", "jaxlib", "torch", "tensorflow"):
+    try:
+        versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        versions[name] = "not installed"
+print(", ".join(f"{k} {v}" for k, v in versions.items()))
 EOF
 
 LOGDIR=${LOGDIR:-runs}

@@ -44,9 +44,10 @@ def child_argv(args, config, run_dir, backend, first):
 
 def run_one(argv):
     """Run one backend's comparison; returns (exit code, seconds). A signal stops it too, and waits
-    for its partial report."""
+    for its partial report. The child has a session of its own, so that a signal sent to the whole
+    process group (Ctrl-C in a terminal, `timeout`) reaches it once, from here, not twice."""
     start = time.perf_counter()
-    child = subprocess.Popen(argv)
+    child = subprocess.Popen(argv, start_new_session=True)
     try:
         code = child.wait()
     except KeyboardInterrupt as e:
@@ -64,11 +65,13 @@ def row_of(run_dir, backend, code, seconds):
     """One row of the table from the backend's report (None where it wrote none)."""
     path = os.path.join(run_dir, f"report_{backend}.json")
     if not os.path.exists(path):
-        return {"backend": backend, "status": f"failed (exit {code})", "seconds": seconds}
+        return {"backend": backend, "status": "interrupted" if code is None else f"failed (exit {code})",
+                "seconds": seconds}
     with open(path) as f:
         report = json.load(f)
     last = report["epochs"][-1] if report["epochs"] else None
-    return {"backend": backend, "status": "ran", "device": report["device"], "verdict": report["verdict"],
+    verdict = report["verdict"] + (" (interrupted)" if report.get("interrupted") else "")
+    return {"backend": backend, "status": "ran", "device": report["device"], "verdict": verdict,
             "gradient_rel_error": max(layer["scratch_vs_keras_rel"] for layer in report["gradients"]["layers"]),
             "max_abs_weight_diff": last and last["max_abs_weight_diff"],
             "val_accuracy": last and last["keras"].get("val_accuracy"), "seconds": seconds}
@@ -101,7 +104,7 @@ def run_every_backend(args, config, run_dir):
             code, seconds = run_one(child_argv(args, config, run_dir, backend, first))
         except KeyboardInterrupt as e:
             interrupted_by = signal_name(e)
-            rows.append(row_of(run_dir, backend, "interrupted", float("nan")))
+            rows.append(row_of(run_dir, backend, None, float("nan")))
             break
         rows.append(row_of(run_dir, backend, code, seconds))
         first = False

@@ -40,15 +40,17 @@ def epoch_row(entry):
 def backends_table(rows, pairwise):
     """`--backend all`'s table: a row per backend (every_backend.row_of), then the final weights of
     each pair of backends that ran."""
+    def shown(value, spec):  # "-" for what a run cut short did not measure
+        return "-" if value is None or value != value else format(value, spec)
+
     lines = [f"{'backend':<11} {'device':<28} {'grad err':>9} {'max|d w|':>9} {'val acc':>8} {'seconds':>8}  verdict"]
     for row in rows:
         if row["status"] != "ran":
             lines.append(f"{row['backend']:<11} {row['status']}")
             continue
-        accuracy = row["val_accuracy"]
-        lines.append(f"{row['backend']:<11} {row['device'][:28]:<28} {row['gradient_rel_error']:>9.1e} "
-                     f"{row['max_abs_weight_diff']:>9.1e} {accuracy if accuracy is not None else float('nan'):>8.2%} "
-                     f"{row['seconds']:>8.1f}  {row['verdict']}")
+        lines.append(f"{row['backend']:<11} {row['device'][:28]:<28} {shown(row['gradient_rel_error'], '.1e'):>9} "
+                     f"{shown(row['max_abs_weight_diff'], '.1e'):>9} {shown(row['val_accuracy'], '.2%'):>8} "
+                     f"{shown(row['seconds'], '.1f'):>8}  {row['verdict']}")
     if pairwise:
         lines.append("Final Keras weights, backend against backend: " + ", ".join(
             f"{p['a']} vs {p['b']} max |d w| {p['max_abs_weight_diff']:.1e}" for p in pairwise))

@@ -142,3 +142,28 @@ def test_torch_when_it_is_not_installed_says_what_to_install(run, tmp_path, cli)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "the torch backend is not installed here: pip install torch" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_during_a_backends_run_stops_it_and_leaves_the_table(tmp_path):
+    """The parent passes the signal on to the running backend (its own session, so it gets it once),
+    which writes its partial report; then the table, exit 143, and no process left behind."""
+    from test_robustness import wait_for, wait_for_line
+
+    argv = [sys.executable, "-m", "compare", "run", "--backend", "all", "--logdir", str(tmp_path), "--name", "s"]
+    parent = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**CHILD_ENV, "PYTHONPATH": ROOT})
+    try:
+        wait_for_line(parent, "2")  # the first backend's epoch 2: training is under way
+        parent.terminate()
+        out, err = parent.communicate(timeout=120)
+    finally:
+        parent.kill()
+    assert parent.returncode == 143, err[-2000:]
+    rows = json.loads((tmp_path / "s" / "backends.json").read_text())["rows"]
+    assert rows[0]["backend"] == "tensorflow" and rows[0]["verdict"] == "match (interrupted)"
+    assert len(rows) == 1 and "match (interrupted)" in out
+    report = json.loads((tmp_path / "s" / "report_tensorflow.json").read_text())
+    assert report["interrupted_by"] == "SIGTERM" and len(report["epochs"]) >= 2
+    still_running = lambda: str(tmp_path) in subprocess.run(["ps", "-eo", "args"], capture_output=True,  # noqa: E731
+                                                            text=True).stdout
+    wait_for(lambda: not still_running(), 10, "the backend's process ending")
