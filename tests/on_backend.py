@@ -1,8 +1,9 @@
 """`python tests/on_backend.py BACKEND OUT`: the comparisons that tests/test_backends.py checks on one
 Keras backend, run in one process (Keras fixes its backend at import, and each process start costs
-seconds): the default 30-epoch comparison into OUT/default, the MATRIX rows in ROWS into OUT/row-<i>, and
-the Keras follow-up example (`python -m keras_impl`, 1 epoch) into OUT/keras_impl. Each report is
-written as OUT/<name>.json.
+seconds), with TensorFlow made unimportable (GPU machines with JAX or PyTorch may have none): the
+default 30-epoch comparison through `python -m compare`'s main into OUT/default, the MATRIX rows in
+ROWS into OUT/row-<i>, and the Keras follow-up example (`python -m keras_impl`, 1 epoch) into
+OUT/keras_impl. Each report is written as OUT/<name>.json.
 """
 import json
 import pathlib
@@ -10,23 +11,30 @@ import sys
 import time
 
 from matrix import MATRIX, matrix_config
+from test_isolation import BLOCKER
 
 ROWS = (0, 1, 3, 6, 8, 9, 10)  # a subset of MATRIX for CI's time: every loss, both dtypes, momentum and
 # Nesterov, batch sizes 1 to 10, and each kind of departure (README: Where Keras departs from the math)
 
 
 def main(backend, out):
+    exec(BLOCKER.replace("('tensorflow', 'keras', 'tf_keras')", "('tensorflow', 'tf_keras')").replace(
+        "('tensorflow', 'keras')", "('tensorflow',)"))
     from keras_impl import backends
 
-    backends.use(backend)
+    backends.use(backend)  # before Keras is imported: compare's main would, but harness comes first
     from compare import report as reporting
+    from compare.__main__ import main as compare_main
     from compare.harness import run_comparison
     from keras_impl.__main__ import main as keras_impl_main
-    from scratch.config import Config
 
     out.mkdir(parents=True, exist_ok=True)
     quiet = lambda *a: None  # noqa: E731
-    reporting.write_json(run_comparison(Config(), str(out / "default"), print_=quiet), out / "default.json")
+    try:
+        compare_main(["--backend", backend, "--logdir", str(out), "--name", "default",
+                      "--json", str(out / "default.json")])
+    except SystemExit as e:
+        print(f"compare exited {e.code}", file=sys.stderr)
     for i in ROWS:
         row = MATRIX[i]
         folder = out / f"row-{i}"
