@@ -81,12 +81,12 @@ def test_the_keras_example_logs_to_tensorboard(on_backend):
 def test_every_backend_in_one_table(run, tmp_path):
     result = run("compare", "run", "--backend", "all", "--dataset", "xor", "--activation", "sigmoid", "--epochs", "3",
                  "--logdir", str(tmp_path), "--name", "all", "--json", str(tmp_path / "all.json"))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("verdict: match") == 2 + installed("torch")
     table = result.stdout[result.stdout.index("backend     device"):]
     summary = json.loads((tmp_path / "all.json").read_text())
     rows = {row["backend"]: row for row in summary["rows"]}
     assert list(rows) == ["tensorflow", "jax", "torch"]
+    expected = {b: "mismatch" if departures("sigmoid", "quadratic", b, "float64", "sigmoid") else "match" for b in rows}
+    assert result.returncode == (1 if installed("torch") else 0), result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp_path / "all"
     scratch = read_scalars(run_dir / "scratch" / "train", "epoch_loss")
     for backend, row in rows.items():
@@ -94,9 +94,10 @@ def test_every_backend_in_one_table(run, tmp_path):
             assert f"{backend:<11} not installed" in table
             continue
         report = json.loads((run_dir / f"report_{backend}.json").read_text())
-        assert row["verdict"] == report["verdict"] == "match" and row["device"] == report["device"]
+        assert row["verdict"] == report["verdict"] == expected[backend] and row["device"] == report["device"]
         assert row["device"] in table and f"{row['gradient_rel_error']:.1e}" in table
-        assert row["gradient_rel_error"] <= 1e-13 and row["max_abs_weight_diff"] <= 1e-12
+        if expected[backend] == "match":
+            assert row["gradient_rel_error"] <= 1e-13 and row["max_abs_weight_diff"] <= 1e-12
         logged = read_scalars(run_dir / f"keras_{backend}" / "train", "epoch_loss")
         np.testing.assert_allclose(logged, [e["keras"]["loss"] for e in report["epochs"]], rtol=1e-6)
         np.testing.assert_allclose(scratch, [e["scratch"]["loss"] for e in report["epochs"]], rtol=1e-6)
