@@ -101,9 +101,10 @@ def run_gradient_check(config, network=None, data=None, print_=print):
             "implementation": implementation(twins.network)}
 
 
-def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=RunFiles()):
-    """Train both twins in lockstep for config.epochs; returns the report (docs/design.md)."""
-    stopwatch = stopwatch or Stopwatch()
+def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None):
+    """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `files`:
+    what it writes where (RunFiles; default: a run folder of its own)."""
+    stopwatch, files = stopwatch or Stopwatch(), files or RunFiles()
     with stopwatch.part("start-up"):
         twins = build_twins(config, network, data)
     print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
