@@ -5,7 +5,9 @@
 #
 #   benchmarks/gpu_check.sh --fetch-wheels   on a machine with pip access: Keras and the two small
 #                                            packages it needs that a JAX/PyTorch GPU image may lack,
-#                                            as Python 3.12 wheels in .whl/ (git-ignored)
+#                                            as wheels in .whl/ (git-ignored) for the GPU machine's
+#                                            Python: 3.12 by default (our lent GPU machine's), or
+#                                            WHEEL_PYTHON=3.11 (optree's wheel is compiled per version)
 #   benchmarks/gpu_check.sh                  the check; installs Keras from .whl/ (never from the
 #                                            network) when `import keras` fails
 # EPOCHS=3 benchmarks/gpu_check.sh gives a quick try; LOGDIR (default runs) is where the runs go.
@@ -15,7 +17,7 @@ WHEELS=.whl
 PYTHON=${PYTHON:-python3}
 
 if [ "${1:-}" = "--fetch-wheels" ]; then
-    "$PYTHON" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    "$PYTHON" -m pip download --no-deps --only-binary=:all: --python-version "${WHEEL_PYTHON:-3.12}" --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         -d "$WHEELS" keras==3.15.1 namex==0.1.0 optree==0.20.0
     exit 0

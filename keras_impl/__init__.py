@@ -40,7 +40,8 @@ FLOAT32_MEAN = (
     "Keras departs from the math here: off TensorFlow, keras.ops.mean computes float64 values in float32 "
     "(keras/src/backend/common/dtypes.py: result_type maps float64 to float32 on JAX and PyTorch), and "
     "Keras's {loss} takes such a mean over the outputs, so its loss and gradients are float32-accurate "
-    "(step-0 gradients differ by about 4e-8 relative); use --backend tensorflow, or the quadratic cost")
+    "(step-0 gradients differ by about 4e-8 relative); use --backend tensorflow, --dtype float32 or the "
+    "quadratic cost")
 
 CLIPPED_CROSS_ENTROPY = (
     "Keras departs from the math here: off TensorFlow, Keras computes cross-entropy from the outputs clipped "

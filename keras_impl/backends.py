@@ -15,7 +15,7 @@ import sys
 BACKENDS = ("tensorflow", "jax", "torch")
 NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 INSTALL = {"tensorflow": "pip install -r requirements.txt", "jax": "pip install -r requirements.txt",
-           "torch": "pip install torch (README.md: Other backends)"}
+           "torch": "pip install torch (README.md: Every Keras backend)"}
 
 
 def default():
@@ -42,6 +42,8 @@ def check(name, where="--backend"):
 
 def backend_name(text):
     """--backend: one of BACKENDS, as argparse's type."""
+    if text == "all":
+        raise argparse.ArgumentTypeError(f"`all` is for `python -m compare run` only: use one of {', '.join(BACKENDS)}")
     if text not in BACKENDS:
         raise argparse.ArgumentTypeError(f"unknown backend {text!r}: use one of {', '.join(BACKENDS)}")
     return text

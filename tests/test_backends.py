@@ -22,7 +22,7 @@ def on_backend(request, tmp_path_factory):
     """tests/on_backend.py's reports for one backend (one process for all of them)."""
     backend = request.param
     if not installed(backend):
-        pytest.skip(f"{backend} is not installed (README.md: Other backends)")
+        pytest.skip(f"{backend} is not installed (README.md: Every Keras backend)")
     out = tmp_path_factory.mktemp(backend)
     result = subprocess.run([sys.executable, "tests/on_backend.py", backend, str(out)], cwd=ROOT, capture_output=True,
                             text=True, timeout=900, env={**CHILD_ENV, "PYTHONPATH": ROOT})
@@ -109,8 +109,8 @@ def test_every_backend_in_one_table(run, tmp_path):
 
 @pytest.mark.parametrize("argv,env,words", [
     (["compare", "--backend", "theano"], {}, "unknown backend 'theano'"),
-    (["compare", "gradcheck", "--backend", "all"], {}, "unknown backend 'all'"),
-    (["keras_impl", "--backend", "all"], {}, "unknown backend 'all'"),
+    (["compare", "gradcheck", "--backend", "all"], {}, "`all` is for `python -m compare run` only"),
+    (["keras_impl", "--backend", "all"], {}, "`all` is for `python -m compare run` only"),
     (["compare", "--epochs", "1"], {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND: unknown backend 'numpy'"),
     (["keras_impl", "--epochs", "1"], {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND: unknown backend 'numpy'"),
 ])
