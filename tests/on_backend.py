@@ -12,8 +12,8 @@ import time
 
 from matrix import MATRIX, matrix_config
 
-ROWS = (0, 1, 3, 6, 8, 9, 10)  # a subset of MATRIX for CI's time: every loss, both dtypes, momentum and
-# Nesterov, batch sizes 1 to 10, and each kind of departure (README: Where Keras departs from the math)
+ROWS = (1, 6, 8, 9, 10)  # a subset of MATRIX for CI's time (with the default run, quadratic in float64):
+# every other loss, both dtypes, momentum and Nesterov, batch sizes 1 to 10, each kind of departure
 
 
 def main(backend, out):
