@@ -86,11 +86,6 @@ def main(argv=None):
     except your_network.YourCodeFailed as e:
         print(e, file=sys.stderr)
         sys.exit(1)
-    if args.command == "run" and args.backend == "all":
-        from .every_backend import run_every_backend
-
-        run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
-        sys.exit(run_every_backend(args, config, run_dir))
     run_dir = None
     if args.command == "run" and args.part_of:  # one backend's run inside --backend all's folder
         if not os.path.isdir(args.part_of):
@@ -98,6 +93,10 @@ def main(argv=None):
         run_dir = args.part_of
     elif args.command == "run":
         run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+    if args.command == "run" and args.backend == "all":
+        from .every_backend import run_every_backend
+
+        sys.exit(run_every_backend(args, config, run_dir))
     try:
         result = compare(args, config, data, network, run_dir, stopwatch)
     except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)

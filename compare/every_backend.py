@@ -25,14 +25,18 @@ CHILD_GRACE_SECONDS = 60  # how long an interrupted backend's run has to write i
 
 
 def config_argv(config):
-    """The flags that give back `config` in a child process."""
-    flags = {"--dataset": config.dataset, "--hidden": ",".join(map(str, config.hidden)) or "none",
-             "--activation": config.activation, "--output-activation": config.output_activation,
-             "--loss": config.loss, "--lr": repr(config.lr), "--momentum": repr(config.momentum),
-             "--batch-size": config.batch_size, "--epochs": config.epochs, "--dtype": config.dtype,
-             "--seed": config.seed, "--initializer": config.initializer}
-    argv = [str(part) for flag, value in flags.items() for part in (flag, value)]
-    return argv + (["--nesterov"] if config.nesterov else [])
+    """The flags that give back `config` in a child process: each Config field's flag is its name
+    with dashes (scratch/command_line.py)."""
+    argv = []
+    for name, value in config.as_dict().items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):  # --nesterov: present or not
+            argv += [flag] if value else []
+        elif isinstance(value, list):  # --hidden 64,32, or none
+            argv += [flag, ",".join(map(str, value)) or "none"]
+        else:  # repr: a float's exact digits
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return argv
 
 
 def child_argv(args, config, run_dir, backend, first):

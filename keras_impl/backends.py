@@ -25,10 +25,7 @@ def default():
 
 def installed(name):
     """Whether `name` can be imported here (found without importing it)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:  # an import hook that refuses it
-        return False
+    return importlib.util.find_spec(name) is not None
 
 
 def check(name, where="--backend"):

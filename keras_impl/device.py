@@ -17,6 +17,8 @@ def configure(dtype="float64", seed=0):
     'tensorflow:cpu', 'jax:cpu' or 'torch:cuda:0 NVIDIA H100 80GB HBM3'."""
     keras.backend.set_floatx(dtype)
     keras.config.set_dtype_policy(dtype)  # the layers' policy is cached from the first floatx seen
+    random.seed(seed)  # keras.utils.set_random_seed does these too, but imports TensorFlow (seconds) to seed it
+    np.random.seed(seed)
     return {"tensorflow": tensorflow, "jax": jax, "torch": torch}[keras.backend.backend()](seed)
 
 
@@ -33,11 +35,8 @@ def tensorflow(seed):
     return f"tensorflow:gpu:0 {tf.config.experimental.get_device_details(gpus[0]).get('device_name', '')}".rstrip()
 
 
-def jax(seed):
+def jax(seed):  # nothing of JAX's own is random here: configure seeded Python and NumPy
     import jax
-
-    random.seed(seed)  # not keras.utils.set_random_seed, which imports TensorFlow (seconds) to seed it too
-    np.random.seed(seed)
     jax.config.update("jax_enable_x64", True)  # backends.use set it for start-up; this covers an earlier import
     jax.config.update("jax_default_matmul_precision", "highest")
     first = jax.devices()[0]  # where Keras puts its arrays
@@ -48,8 +47,6 @@ def torch(seed):
     import torch
     from keras.src.backend.torch.core import get_device
 
-    random.seed(seed)  # as for JAX
-    np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.backends.cuda.matmul.allow_tf32 = False
