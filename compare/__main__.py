@@ -11,8 +11,11 @@ import os
 import shutil
 import sys
 
-from keras_impl import backends, check_activations, departures, native_logs
-from keras_impl.interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, sigterm_interrupts
+from contextlib import ExitStack
+
+from keras_impl import backends, check_activations, departures, distribute, native_logs
+from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, signal_name,
+                                   sigterm_interrupts)
 from keras_impl.runs import new_run_dir
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
@@ -54,6 +57,7 @@ def build_parser():
     backends.add_backend_argument(run, all_too=True)
     backends.add_backend_argument(gradcheck)
     add_run_arguments(run)
+    distribute.add_distribute_argument(run)
     run.add_argument("--part-of", metavar="RUN_DIR", help=argparse.SUPPRESS)  # --backend all's own runs
     run.add_argument("--writes-scratch", action="store_true", help=argparse.SUPPRESS)
     for p in (run, gradcheck):
@@ -100,6 +104,8 @@ def main(argv=None):
     try:
         result = compare(args, config, data, network, run_dir, stopwatch)
     except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
+        if isinstance(e, WorkerLost):  # before training: no report
+            print(f"error: {e.what}; the run stopped", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
     except your_network.YourCodeFailed as e:
         if start_up.run_dir:
@@ -107,7 +113,11 @@ def main(argv=None):
         print(e, file=sys.stderr)
         sys.exit(1)
     if result.get("interrupted"):
-        sys.exit(exit_code(result["interrupted_by"]))
+        code = exit_code(result["interrupted_by"])
+        if code == 1:  # a lost worker
+            print(f"error: {result['interrupted_by']}; training stopped, the partial report is in {run_dir}",
+                  file=sys.stderr)
+        sys.exit(code)
     sys.exit(0 if result["verdict"] in ("match", "drift") else 1)
 
 
@@ -119,9 +129,15 @@ def checked_inputs(args):
     config = config_from_args(args)
     if args.json is not None:
         check_writable(args.json)
+    spec = getattr(args, "distribute", None)
+    if args.backend == "all" and spec:
+        raise ValueError(f"--distribute {spec} runs on one backend: --backend tensorflow takes mirrored:N and "
+                         "multiworker:N, --backend jax dataparallel:N")
     if args.backend != "all":
         args.backend = backends.use(args.backend)  # before Keras is imported, which fixes its backend
     data = config.load_dataset()
+    distribute.check_plan(spec, args.backend, config.batch_size, len(data.x_train), len(data.x_val))
+    distribute.prepare(spec)
     check_activations([config.activation, config.output_activation])
     if args.implementation:  # your network, holding the initial weights both twins start from
         network = your_network.build(args.implementation, config, data)
@@ -129,7 +145,8 @@ def checked_inputs(args):
         network = config.build_network(data)  # draws the initial weights both twins start from
     if args.backend == "all":
         return config, data, network  # each backend's own run warns of its departures
-    for departure in departures(config.output_activation, config.loss, args.backend, config.dtype, config.activation):
+    for departure in departures(config.output_activation, config.loss, args.backend, config.dtype, config.activation,
+                                distribute.tf_replicas(spec)):
         print(f"warning: {departure}", file=sys.stderr)
     return config, data, network
 
@@ -147,13 +164,29 @@ def compare(args, config, data, network, run_dir, stopwatch):
     else:
         part_of_all = args.part_of is not None
         files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
-        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files)
+        with ExitStack() as stack:
+            with stopwatch.part("starting the strategy"):
+                distribution = start_distribution(args.distribute, config, network, stack)
+            result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
+                                    distribution=distribution)
         print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
         if not part_of_all:  # --backend all says it once, at the end
             print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:
         reporting.write_json(result, args.json)
     return result
+
+
+def start_distribution(spec, config, network, stack):
+    """The started keras_impl.distribute.Distribution of --distribute (None without it); for multiworker
+    its workers are stopped when `stack` closes, and losing one before training raises WorkerLost."""
+    from keras_impl.workers import start_workers
+
+    workers = start_workers(spec, config, network, gradient_check=True)
+    if workers:
+        stack.callback(workers.stop)
+        stack.enter_context(workers.guard())
+    return distribute.start(spec, workers)
 
 
 def view_command(args):

@@ -18,25 +18,11 @@ import numpy as np
 
 from keras_impl.backends import BACKENDS, installed
 from keras_impl.interrupts import exit_code, signal_name, signals_interrupt
+from scratch.command_line import config_argv
 
 from . import report as reporting
 
 CHILD_GRACE_SECONDS = 60  # how long an interrupted backend's run has to write its partial report
-
-
-def config_argv(config):
-    """The flags that give back `config` in a child process: each Config field's flag is its name
-    with dashes (scratch/command_line.py)."""
-    argv = []
-    for name, value in config.as_dict().items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):  # --nesterov: present or not
-            argv += [flag] if value else []
-        elif isinstance(value, list):  # --hidden 64,32, or none
-            argv += [flag, ",".join(map(str, value)) or "none"]
-        else:  # repr: a float's exact digits
-            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
-    return argv
 
 
 def child_argv(args, config, run_dir, backend, first):

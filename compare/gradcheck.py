@@ -4,6 +4,7 @@ per weight or bias tensor by their relative error."""
 import keras
 import numpy as np
 
+from keras_impl import distribute
 from scratch import losses as scratch_losses
 
 from .finite_differences import fd_noise_floor, finite_differences, relative_error
@@ -19,6 +20,9 @@ def keras_gradients(model, loss_fn, x, y):
 
 def tensorflow_gradients(model, loss_fn, x, y):
     import tensorflow as tf
+
+    if tf.distribute.has_strategy():  # through the replicated model, the batch split as fit splits it
+        return distribute.replicated_gradients(model, loss_fn, x, y)
 
     @tf.function(jit_compile=False)
     def gradients(x, y):

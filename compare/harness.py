@@ -2,13 +2,13 @@
 log to TensorBoard, and say where (if anywhere) they part. The report's keys: docs/design.md."""
 import hashlib
 import os
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
 
-from keras_impl import departures, device
+from keras_impl import departures, device, distribute
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
 from keras_impl.training import fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss
@@ -17,6 +17,7 @@ from scratch.datasets import Dataset
 from scratch.network import Network
 from scratch.training import EpochRunner, train_step
 
+from . import replicas
 from . import report as reporting
 from .gradcheck import gradient_check
 from .lockstep import Lockstep
@@ -39,7 +40,7 @@ class RunFiles:
     report: str = "report.json"
     plot: str = "comparison.png"
     scratch: bool = True
-    keras_weights: str = None  # an .npz of Keras's final weights, for comparing backends pairwise
+    keras_weights: str = "keras_weights.npz"  # Keras's final weights (--backend all compares them pairwise)
 
     @classmethod
     def of_backend(cls, backend, scratch):
@@ -57,6 +58,7 @@ class Twins:
     network: Network
     model: object  # the compiled keras.Sequential
     plan: BatchPlan
+    distribution: object = None  # a keras_impl.distribute.Distribution, or None
 
     def first_batch(self):
         """Step 0's mini-batch (x, y)."""
@@ -70,13 +72,15 @@ class Twins:
                               TOLERANCES[self.config.dtype])
 
 
-def build_twins(config, network=None, data=None):
-    """Twins for `config` (Keras configured for its dtype and seed first)."""
+def build_twins(config, network=None, data=None, distribution=None):
+    """Twins for `config` (Keras configured for its dtype and seed first; inside the scope of
+    `distribution`, a started keras_impl.distribute.Distribution, if given)."""
     where = device.configure(config.dtype, config.seed)
     data = data or config.load_dataset()
     network = network or config.build_network(data)
     model = build_twin(network, config)
-    return Twins(config, where, data, network, model, BatchPlan(len(data.x_train), config.batch_size, config.seed))
+    plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
+    return Twins(config, where, data, network, model, plan, distribution)
 
 
 def weights_digest(network):
@@ -97,18 +101,25 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
             "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
-            "verdict": result, "keras_departures": keras_departures(config),
+            "verdict": result, "keras_departures": keras_departures(config, twins.distribution),
             "implementation": implementation(twins.network)}
 
 
-def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None):
+def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None,
+                   distribution=None):
     """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `files`:
-    what it writes where (RunFiles; default: a run folder of its own)."""
-    stopwatch, files = stopwatch or Stopwatch(), files or RunFiles()
+    what it writes where (RunFiles; default: a run folder of its own); `distribution`: a started
+    keras_impl.distribute.Distribution that trains the Keras twin, or None."""
+    with distribution.scope() if distribution else nullcontext():
+        return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
+                             distribution)
+
+
+def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution):
     with stopwatch.part("start-up"):
-        twins = build_twins(config, network, data)
+        twins = build_twins(config, network, data, distribution)
     print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
-           f"{len(twins.data.x_val)} validation examples), Keras on {twins.where}")
+           f"{len(twins.data.x_val)} validation examples), Keras on {twins.where}{distributed_words(distribution)}")
     with stopwatch.part("gradient check"):
         rows = twins.check_gradients()
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
@@ -123,8 +134,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
         with stopwatch.part("report"):
             reporting.plot(report, os.path.join(run_dir, files.plot))
-            if files.keras_weights:
-                np.savez(os.path.join(run_dir, files.keras_weights), *twins.model.get_weights())
+            np.savez(os.path.join(run_dir, files.keras_weights), *twins.model.get_weights())
         report["seconds"] = stopwatch.as_dict()
         reporting.write_json(report, os.path.join(run_dir, files.report))
     print_(reporting.verdict_line(report))
@@ -157,7 +167,8 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
     interrupted_by = None
     signals_interrupt()  # from here a signal stops training and the partial report is written
     try:
-        with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"):  # NaN: caught by loss
+        with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"), \
+                twins.distribution.guard() if twins.distribution else nullcontext():  # NaN: caught by loss
             fit_with_plan(twins.model, data.x_train, data.y_train, twins.plan, config.epochs, validation,
                           callbacks=[lockstep, keras_board], verbose=0)
     except KeyboardInterrupt as e:
@@ -188,15 +199,36 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
         "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
         "verdict": result, "drift": drift and asdict(drift),
-        "keras_departures": keras_departures(config),
+        "keras_departures": keras_departures(config, twins.distribution),
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
-        "implementation": implementation(twins.network),
+        "implementation": implementation(twins.network), "distribute": distribute_report(twins, lockstep),
     }
 
 
-def keras_departures(config):
+def distributed_words(distribution):
+    """', multiworker:2 over worker 0 /cpu:0, worker 1 /cpu:0 (pids 10, 11)' for the run's first line."""
+    if distribution is None:
+        return ""
+    pids = distribution.as_dict()["worker_pids"]
+    return f", {distribution.spec} over {', '.join(distribution.devices)}" + (
+        f" (worker pids: {', '.join(map(str, pids))})" if pids else "")
+
+
+def distribute_report(twins, lockstep):
+    """The report's `distribute`: the strategy, its steps that split unevenly and, when the first step
+    mismatch is one of them, what Keras computed there (compare/replicas.py); None if not distributed."""
+    if twins.distribution is None:
+        return None
+    spec, steps_run = twins.distribution.spec, len(lockstep.gaps)
+    uneven = [u for u in replicas.uneven_steps(twins.plan, twins.config.epochs, spec.replicas) if u["step"] < steps_run]
+    return {**twins.distribution.as_dict(), "uneven_steps": uneven,
+            "explanation": replicas.explain(twins.network, twins.config, lockstep, uneven)}
+
+
+def keras_departures(config, distribution=None):
     """keras_impl.departures for this run's settings on the backend Keras runs on."""
-    return departures(config.output_activation, config.loss, keras.backend.backend(), config.dtype, config.activation)
+    return departures(config.output_activation, config.loss, keras.backend.backend(), config.dtype, config.activation,
+                      distribute.tf_replicas(distribution and distribution.spec))
 
 
 def whose(network):

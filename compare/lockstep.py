@@ -33,6 +33,7 @@ class Lockstep(keras.callbacks.Callback):
       gaps, step_errors       per step: the trajectories' gap and the step check's error e_k
       parting, step_mismatch  None, or where the trajectories first parted / a step first disagreed
       non_finite              None, or where training first diverged
+      mismatch_states         None, or (Keras before, Keras after, the mini-batch) at step_mismatch
       keras_before            Keras's state (KerasState) before the step about to be compared
       step, epoch_first_step  the global step about to be compared (0-based, across epochs), and
                               this epoch's first
@@ -48,7 +49,7 @@ class Lockstep(keras.callbacks.Callback):
         self.stopwatch, self.on_epoch = stopwatch, on_epoch
         self.step_losses = {"scratch": [], "keras": []}
         self.gaps, self.step_errors = [], []
-        self.parting = self.step_mismatch = self.non_finite = self.keras_before = None
+        self.parting = self.step_mismatch = self.non_finite = self.keras_before = self.mismatch_states = None
         self.step = self.epoch_first_step = 0
         self.seen, self.keras_total = 0, 0.0
 
@@ -95,6 +96,8 @@ class Lockstep(keras.callbacks.Callback):
             checks = {name: (error, self.tol.step_rel) for name, error in errors.items()}
             checks["loss"] = (abs(probe_loss - keras_loss) / max(1.0, abs(loss_scale)), self.tol.loss_rel)
             self.step_mismatch = self.first_out_of_tolerance(self.step, checks)
+            if self.step_mismatch is not None:
+                self.mismatch_states = (self.keras_before, keras_after, self.runner.batches[batch])
 
     def first_out_of_tolerance(self, step, checks):
         """A Parting at `step` for the first of `checks` ({name: (relative error, tolerance)}) out of

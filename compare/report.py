@@ -69,7 +69,25 @@ def verdict_line(report):
                 f"step taken from Keras's own state (worst {worst_step:.1e} relative).")
     if report["verdict"] == "drift":
         return f"verdict{partial}: drift. " + drift_words(report, worst_step, step_tolerance)
-    return f"verdict{partial}: mismatch. " + "; ".join(mismatch_parts(report, step_tolerance)) + "."
+    return f"verdict{partial}: mismatch. " + "; ".join(mismatch_parts(report, step_tolerance)) + "." + \
+        uneven_split_words(report)
+
+
+def uneven_split_words(report):
+    """' Step 68 split its 14 examples 5+5+4 over 3 replicas: Keras ...' when the report explains the
+    first step mismatch by an uneven split (compare/replicas.py), else ''."""
+    why = (report.get("distribute") or {}).get("explanation")
+    if not why:
+        return ""
+    sizes, n = why["replica_sizes"], len(why["replica_sizes"])
+    rule = why["error_of_keras_rule"]
+    reproduced = "" if rule is None else (f"; that rule reproduces Keras's step to {rule:.1e} (the batch's mean "
+                                          f"gradient: {why['error_of_batch_mean']:.1e})")
+    return (f" Step {why['step']} (epoch {why['epoch']}) split its {sum(sizes)} examples "
+            f"{'+'.join(map(str, sizes))} over {n} replicas, and there Keras stepped along (1/{n}) sum_r grad C_r, "
+            f"the mean of the replicas' mean gradients, not the batch's mean gradient{reproduced}. Take a "
+            f"--batch-size whose every mini-batch, the last included, splits evenly over {n} replicas "
+            "(README: Where Keras departs from the math).")
 
 
 def drift_words(report, worst_step, step_tolerance):

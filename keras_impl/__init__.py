@@ -62,12 +62,21 @@ TORCH_FLOAT64 = (
     "about 4e-8 relative); use --dtype float32 on PyTorch, or --backend tensorflow or jax for float64")
 
 
-def departures(output_activation, loss, backend="tensorflow", dtype="float64", activation=None):
+REPLICA_SCALE = (
+    "Keras departs from the math here: with {n} replicas Keras scales each replica's loss by 1/{n} "
+    "(keras/src/losses/loss.py, scale_loss_for_distribution) through keras.ops.cast of a Python float, which "
+    "TensorFlow makes a float32 tensor first, so 1/{n} is rounded to float32 and every float64 gradient comes out "
+    "about 3e-8 relative too large (1/3: 2.98e-8); use a power of two (2, 4, 8) replicas in float64")
+
+
+def departures(output_activation, loss, backend="tensorflow", dtype="float64", activation=None, replicas=1):
     """Where Keras computes something other than the math for these settings (README: "Where Keras
-    departs from the math"), one sentence each; checked before Keras is imported."""
+    departs from the math"), one sentence each; checked before Keras is imported. `replicas`: of a
+    tf.distribute strategy (--distribute)."""
     loss = scratch_losses.get(loss)
     tensorflow, float64 = backend == "tensorflow", dtype == "float64"
     rules = [
+        (tensorflow and float64 and replicas & (replicas - 1) != 0, REPLICA_SCALE.format(n=replicas)),
         (tensorflow and output_activation == "softmax" and loss.name == "binary_crossentropy", SOFTMAX_BCE),
         (tensorflow and output_activation == "sigmoid" and loss.categorical, SIGMOID_CATEGORICAL),
         (not tensorflow and float64 and loss.name in ("mse", "binary_crossentropy"),

@@ -1,15 +1,17 @@
 """`python -m keras_impl`: the Keras follow-up example, the scratch network's twin trained with model.fit.
 
-Same flags and defaults as `python -m scratch`, and --backend (TensorFlow, JAX or PyTorch); logs to
-TensorBoard under --logdir/--name/keras.
+Same flags and defaults as `python -m scratch`, and --backend (TensorFlow, JAX or PyTorch) and
+--distribute (distribute.py); logs to TensorBoard under --logdir/--name/keras.
 """
+import argparse
 import sys
+from contextlib import ExitStack
 
 from scratch.batches import BatchPlan
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
-from . import backends, check_activations, departures, native_logs
+from . import backends, check_activations, departures, distribute, native_logs
 from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
 from .runs import new_run_dir
 
@@ -19,7 +21,11 @@ def main(argv=None):
     add_config_arguments(parser)
     backends.add_backend_argument(parser)
     add_run_arguments(parser)
+    distribute.add_distribute_argument(parser)
     add_verbose_argument(parser)
+    for hidden in ("--worker", "--cluster", "--initial-weights"):  # multiworker's workers 1..N-1 (workers.py)
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    parser.add_argument("--gradient-check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     start_up = StartUp()
     exit_at_once_on_signal(start_up.abandon)  # until training starts (train: signals_interrupt)
@@ -28,34 +34,61 @@ def main(argv=None):
     network = config.build_network(data)  # draws the initial weights the twin starts from
     check_activations([config.activation, config.output_activation])
     backend = backends.use(args.backend)  # before Keras is imported, which fixes its backend
-    for departure in departures(config.output_activation, config.loss, backend, config.dtype, config.activation):
+    spec = args.distribute
+    distribute.check_plan(spec, backend, config.batch_size, len(data.x_train), len(data.x_val))
+    distribute.prepare(spec)
+    if args.worker is not None:
+        from .workers import serve
+
+        native_logs.quiet(args.verbose)
+        serve(config, data, network, spec, int(args.worker), [int(p) for p in args.cluster.split(",")],
+              args.initial_weights, args.gradient_check)
+        return
+    for departure in departures(config.output_activation, config.loss, backend, config.dtype, config.activation,
+                                distribute.tf_replicas(spec)):
         print(f"warning: {departure}", file=sys.stderr)
     start_up.run_dir = run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
     native_logs.quiet(args.verbose)
     try:
-        train(config, data, network, run_dir)
+        train(config, data, network, run_dir, spec)
     except KeyboardInterrupt as e:  # fit_with_plan has closed (flushed) the TensorBoard files
         print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
     print(f"See the curves: tensorboard --logdir {args.logdir}")
 
 
-def train(config, data, network, run_dir):
-    """The twin of `network`, trained with model.fit over the shared batch plan, logging to run_dir."""
+def train(config, data, network, run_dir, spec=None):
+    """The twin of `network`, trained with model.fit over the shared batch plan, logging to run_dir;
+    distributed by `spec` (a distribute.Distribute) if given."""
+    from .workers import start_workers
+
+    with ExitStack() as stack:
+        workers = start_workers(spec, config, network)
+        if workers:
+            stack.callback(workers.stop)  # however training ends
+        train_twin(config, data, network, run_dir, spec, workers, stack)
+
+
+def train_twin(config, data, network, run_dir, spec, workers, stack):
     from . import device  # importing Keras and its backend takes seconds: only once the input is known good
     from .training import fit_with_plan, tensorboard_callback
     from .twin import build_twin
 
     where = device.configure(config.dtype, config.seed)
+    distribution = distribute.start(spec, workers)
+    if distribution:
+        stack.enter_context(distribution.scope())
+        where += f", {spec} over {', '.join(distribution.devices)}"
     model = build_twin(network, config)
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()
     signals_interrupt()  # from here a signal stops training; the TensorBoard files are flushed
-    history = fit_with_plan(
-        model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
-        config.epochs, validation_data=(data.x_val, data.y_val),
-        callbacks=[tensorboard_callback(f"{run_dir}/keras")],
-    )
+    with distribution.guard() if distribution else ExitStack():
+        history = fit_with_plan(
+            model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
+            config.epochs, validation_data=(data.x_val, data.y_val),
+            callbacks=[tensorboard_callback(f"{run_dir}/keras")],
+        )
     print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
 
 

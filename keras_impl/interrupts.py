@@ -71,14 +71,25 @@ def signals_interrupt():
         _exit_at_once = False
 
 
+class WorkerLost(KeyboardInterrupt):
+    """Raised in the chief of a multiworker run when another worker exited or stopped answering
+    (keras_impl/workers.py): like a signal it ends training with a partial report, but exits 1."""
+
+    def __init__(self, what):
+        super().__init__(what)
+        self.what = what
+
+
 def signal_name(interruption):
-    """'SIGTERM' or 'SIGINT': which signal raised this KeyboardInterrupt."""
+    """'SIGTERM' or 'SIGINT': which signal raised this KeyboardInterrupt; for WorkerLost, which worker."""
+    if isinstance(interruption, WorkerLost):
+        return interruption.what
     return "SIGTERM" if isinstance(interruption, Terminated) else "SIGINT"
 
 
 def exit_code(name):
-    """130 for 'SIGINT' (Ctrl-C), 143 for 'SIGTERM'."""
-    return EXIT_SIGTERM if name == "SIGTERM" else EXIT_SIGINT
+    """130 for 'SIGINT' (Ctrl-C), 143 for 'SIGTERM', 1 for a lost worker."""
+    return {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM}.get(name, 1)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import numpy as np
 
 from scratch import losses as scratch_losses
 
-from . import check_activations
+from . import check_activations, distribute
 
 MODEL_NAME = "twin"  # Keras tags weight histograms with the weight's path: twin/dense_1/kernel/histogram
 
@@ -78,8 +78,9 @@ def compiled_by_xla():
 
 
 def build_twin(network, config):
-    """The compiled Keras twin of `network`, trained as `config` says (call device.configure first)."""
+    """The compiled Keras twin of `network`, trained as `config` says (call device.configure first;
+    under a distribution strategy, build it in the strategy's scope)."""
     model = build_model(network)
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
                   metrics=[accuracy_metric(network.sizes[-1], config.loss)], jit_compile=compiled_by_xla())
-    return model
+    return distribute.fit_ready(model)

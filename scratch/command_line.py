@@ -83,6 +83,21 @@ def config_from_args(args):
     return Config.recipe(**given).validate()
 
 
+def config_argv(config):
+    """The flags that give back `config` in a child process: each Config field's flag is its name
+    with dashes (scratch/command_line.py)."""
+    argv = []
+    for name, value in config.as_dict().items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):  # --nesterov: present or not
+            argv += [flag] if value else []
+        elif isinstance(value, list):  # --hidden 64,32, or none
+            argv += [flag, ",".join(map(str, value)) or "none"]
+        else:  # repr: a float's exact digits
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return argv
+
+
 def fail(message):
     """Print `error: message` on stderr and exit with code 2."""
     print(f"error: {message}", file=sys.stderr)
