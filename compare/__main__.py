@@ -31,7 +31,7 @@ class CompareParser(ArgumentParser):
 
     def format_help(self):
         return (super().format_help() + "\nWithout a subcommand `run` runs; its flags (gradcheck takes the "
-                "same, less --logdir and --name):\n\n" + self.run_parser.format_help())
+                "same, less --logdir, --name and --distribute):\n\n" + self.run_parser.format_help())
 
 
 def port_number(text):
@@ -153,40 +153,34 @@ def checked_inputs(args):
 
 def compare(args, config, data, network, run_dir, stopwatch):
     """Run the gradient check or the whole comparison; returns its report (also written to --json)."""
+    from keras_impl.workers import start_workers
+
     from . import report as reporting
 
     native_logs.quiet(args.verbose)
-    with stopwatch.part(f"importing {backends.NAMES[args.backend]}"):
-        from .harness import RunFiles, run_comparison, run_gradient_check
-
-    if args.command == "gradcheck":
-        result = run_gradient_check(config, network, data)
-    else:
-        part_of_all = args.part_of is not None
-        files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
-        with ExitStack() as stack:
+    with ExitStack() as stack:
+        spec = getattr(args, "distribute", None)
+        workers = start_workers(spec, config, network, gradient_check=True)  # they start while this imports
+        if workers:
+            stack.callback(workers.stop)  # however the run ends
+            stack.enter_context(workers.guard())  # losing one before training raises WorkerLost
+        with stopwatch.part(f"importing {backends.NAMES[args.backend]}"):
+            from .harness import RunFiles, run_comparison, run_gradient_check
+        if args.command == "gradcheck":
+            result = run_gradient_check(config, network, data)
+        else:
             with stopwatch.part("starting the strategy"):
-                distribution = start_distribution(args.distribute, config, network, stack)
+                distribution = distribute.start(spec, workers)
+            part_of_all = args.part_of is not None
+            files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
             result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
                                     distribution=distribution)
-        print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
-        if not part_of_all:  # --backend all says it once, at the end
-            print(f"See the curves: tensorboard --logdir {args.logdir}")
+            print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
+            if not part_of_all:  # --backend all says it once, at the end
+                print(f"See the curves: tensorboard --logdir {args.logdir}")
     if args.json:
         reporting.write_json(result, args.json)
     return result
-
-
-def start_distribution(spec, config, network, stack):
-    """The started keras_impl.distribute.Distribution of --distribute (None without it); for multiworker
-    its workers are stopped when `stack` closes, and losing one before training raises WorkerLost."""
-    from keras_impl.workers import start_workers
-
-    workers = start_workers(spec, config, network, gradient_check=True)
-    if workers:
-        stack.callback(workers.stop)
-        stack.enter_context(workers.guard())
-    return distribute.start(spec, workers)
 
 
 def view_command(args):

@@ -92,16 +92,18 @@ def check_plan(spec, backend, batch_size, n_train, n_val):
                          f"{backend}{other.get(backend, '')}")
     first = min(batch_size, n_train)
     if spec.strategy == "mirrored" and first % spec.replicas:
-        raise ValueError(f"--distribute {spec}: each epoch's first mini-batch ({first} examples) must split evenly "
-                         f"over {spec.replicas} replicas: Keras's fit fails on one that does not (it averages the "
-                         f"replicas' inputs to build the model); take a --batch-size that is a multiple of {spec.replicas}")
+        raise ValueError(f"--distribute {spec}: each epoch's first mini-batch ({first} examples) must split "
+                         f"evenly over {spec.replicas} replicas: Keras's fit fails on one that does not (it "
+                         "averages the replicas' inputs to build the model); take a --batch-size that is a "
+                         f"multiple of {spec.replicas}")
     if spec.strategy == "dataparallel":
         for what, n in (("training", n_train), ("validation", n_val)):
             odd = [m for m in batch_sizes(n, batch_size) if m % spec.replicas]
             if odd:
-                raise ValueError(f"--distribute {spec}: JAX shards every mini-batch over {spec.replicas} devices, and "
-                                 f"the {what} set ({n} examples) in batches of {batch_size} has one of {odd[0]}; "
-                                 f"take a --batch-size whose every batch, the last included, is a multiple of {spec.replicas}")
+                raise ValueError(f"--distribute {spec}: JAX shards every mini-batch over {spec.replicas} devices, "
+                                 f"and the {what} set ({n} examples) in batches of {batch_size} has one of "
+                                 f"{odd[0]}; take a --batch-size whose every batch, the last included, is a "
+                                 f"multiple of {spec.replicas}")
 
 
 def prepare(spec):

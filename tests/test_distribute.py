@@ -42,7 +42,8 @@ def assert_matches_at_every_epoch(report, epochs):
 
 
 def test_mirrored_2_matches_scratch_at_every_epoch(run, tmp_path):
-    result = run("compare", "run", "--distribute", "mirrored:2", "--epochs", "2", "--logdir", str(tmp_path), "--name", "d")
+    result = run("compare", "run", "--distribute", "mirrored:2", "--epochs", "2", "--logdir", str(tmp_path),
+                 "--name", "d")
     assert result.returncode == 0, result.stderr[-2000:]
     report = report_of(tmp_path)
     assert_matches_at_every_epoch(report, 2)
