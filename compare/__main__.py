@@ -13,7 +13,7 @@ import sys
 
 from contextlib import ExitStack
 
-from keras_impl import backends, check_activations, departures, distribute, native_logs
+from keras_impl import backends, check_activations, departures_of, distribute, native_logs
 from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, signal_name,
                                    sigterm_interrupts)
 from keras_impl.runs import new_run_dir
@@ -145,8 +145,7 @@ def checked_inputs(args):
         network = config.build_network(data)  # draws the initial weights both twins start from
     if args.backend == "all":
         return config, data, network  # each backend's own run warns of its departures
-    for departure in departures(config.output_activation, config.loss, args.backend, config.dtype, config.activation,
-                                distribute.tf_replicas(spec)):
+    for departure in departures_of(config, args.backend, spec, len(data.x_train)):
         print(f"warning: {departure}", file=sys.stderr)
     return config, data, network
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import keras
 import numpy as np
 
-from keras_impl import departures, device, distribute
+from keras_impl import departures_of, device
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
 from keras_impl.training import fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss
@@ -101,7 +101,7 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
     return {"config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
             "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
-            "verdict": result, "keras_departures": keras_departures(config, twins.distribution),
+            "verdict": result, "keras_departures": keras_departures(twins),
             "implementation": implementation(twins.network)}
 
 
@@ -199,7 +199,7 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
         "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
         "verdict": result, "drift": drift and asdict(drift),
-        "keras_departures": keras_departures(config, twins.distribution),
+        "keras_departures": keras_departures(twins),
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
         "implementation": implementation(twins.network), "distribute": distribute_report(twins, lockstep),
     }
@@ -225,10 +225,10 @@ def distribute_report(twins, lockstep):
             "explanation": replicas.explain(twins.network, twins.config, lockstep, uneven)}
 
 
-def keras_departures(config, distribution=None):
-    """keras_impl.departures for this run's settings on the backend Keras runs on."""
-    return departures(config.output_activation, config.loss, keras.backend.backend(), config.dtype, config.activation,
-                      distribute.tf_replicas(distribution and distribution.spec))
+def keras_departures(twins):
+    """keras_impl.departures_of this run on the backend Keras runs on."""
+    spec = twins.distribution and twins.distribution.spec
+    return departures_of(twins.config, keras.backend.backend(), spec, len(twins.data.x_train))
 
 
 def whose(network):

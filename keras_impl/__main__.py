@@ -11,7 +11,7 @@ from scratch.batches import BatchPlan
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
-from . import backends, check_activations, departures, distribute, native_logs
+from . import backends, check_activations, departures_of, distribute, native_logs
 from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
 from .runs import new_run_dir
 
@@ -44,8 +44,7 @@ def main(argv=None):
         serve(config, data, network, spec, int(args.worker), [int(p) for p in args.cluster.split(",")],
               args.initial_weights, args.gradient_check)
         return
-    for departure in departures(config.output_activation, config.loss, backend, config.dtype, config.activation,
-                                distribute.tf_replicas(spec)):
+    for departure in departures_of(config, backend, spec, len(data.x_train)):
         print(f"warning: {departure}", file=sys.stderr)
     start_up.run_dir = run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
     native_logs.quiet(args.verbose)

@@ -82,6 +82,23 @@ def batch_sizes(n, batch_size):
     return [batch_size] * full + ([rest] if rest else [])
 
 
+UNEVEN_SPLIT = (
+    "Keras departs from the math here: {count} of each epoch's {steps} mini-batches do not split evenly over "
+    "{n} replicas (the first: {m} examples as {parts}), and there Keras steps along the mean of the replicas' "
+    "mean gradients, not the batch's mean gradient; take a --batch-size whose every mini-batch, the last "
+    "included, is a multiple of {n}")
+
+
+def uneven_departure(spec, batch_size, n_train):
+    """The departure sentence for a tf.distribute plan whose mini-batches do not all split evenly, or None."""
+    n, sizes = tf_replicas(spec), batch_sizes(n_train, batch_size)
+    uneven = [m for m in sizes if m % n]
+    if not uneven:
+        return None
+    parts = " + ".join(map(str, replica_sizes(uneven[0], n)))
+    return UNEVEN_SPLIT.format(count=len(uneven), steps=len(sizes), n=n, m=uneven[0], parts=parts)
+
+
 def check_plan(spec, backend, batch_size, n_train, n_val):
     """ValueError for a strategy that cannot run these settings; checked before Keras starts."""
     if spec is None:
