@@ -116,6 +116,7 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
 
 
 def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution):
+    """run_comparison's work, inside the strategy's scope when distributed."""
     with stopwatch.part("start-up"):
         twins = build_twins(config, network, data, distribution)
     print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
@@ -206,7 +207,7 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
 
 
 def distributed_words(distribution):
-    """', multiworker:2 over worker 0 /cpu:0, worker 1 /cpu:0 (pids 10, 11)' for the run's first line."""
+    """', multiworker:2 over worker 0 /cpu:0, worker 1 /cpu:0 (worker pids: 10, 11)' for the first line."""
     if distribution is None:
         return ""
     pids = distribution.as_dict()["worker_pids"]

@@ -23,9 +23,8 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-MAX_REPLICAS = 8  # replicas (devices or worker processes) one machine runs; the tests use 2 and 3
+MAX_REPLICAS = 8  # replicas (devices or worker processes) on one machine; the tests use 2 and 4
 BACKEND_OF = {"mirrored": "tensorflow", "multiworker": "tensorflow", "dataparallel": "jax"}
-KERAS_ISSUE_MULTIWORKER = "keras-team/keras issue 20585"
 
 
 @dataclass(frozen=True)
@@ -162,9 +161,10 @@ def start_multiworker():
 
 
 def _reduce_logs_of_multiworker():
-    """Keras 3.15's fit fails under MultiWorkerMirroredStrategy (KERAS_ISSUE_MULTIWORKER): it averages
+    """Keras 3.15's fit fails under MultiWorkerMirroredStrategy (keras-team/keras issue 20585): it averages
     each step's logs (loss, accuracy: scalars) over the workers with axis=0, which a scalar has not.
-    Here those logs are averaged with axis=None; the gradients' all-reduce and the update stay Keras's."""
+    Here those logs are averaged with axis=None (the workers' running means, each weighted alike: exact
+    when their parts are equal); the gradients' all-reduce and the update stay Keras's."""
     from keras.src.backend.tensorflow import trainer
 
     if getattr(trainer.reduce_per_replica, "scalar_logs", False):
@@ -183,7 +183,7 @@ def _reduce_logs_of_multiworker():
 def fit_ready(model):
     """The model, ready for fit under the strategy it was built in. Under MultiWorkerMirroredStrategy,
     Keras 3.15's fit first averages one batch over the workers to build the model, which fails
-    (KERAS_ISSUE_MULTIWORKER); a model with no strategy of its own skips that (it is built already) and
+    (keras-team/keras issue 20585); a model with no strategy of its own skips that (it is built already) and
     fit takes the strategy from the scope it runs in."""
     if keras_backend() == "tensorflow":
         import tensorflow as tf
