@@ -119,8 +119,9 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
     """run_comparison's work, inside the strategy's scope when distributed."""
     with stopwatch.part("start-up"):
         twins = build_twins(config, network, data, distribution)
+    keras_on = f"{twins.where}, {distribution}" if distribution else twins.where
     print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
-           f"{len(twins.data.x_val)} validation examples), Keras on {twins.where}{distributed_words(distribution)}")
+           f"{len(twins.data.x_val)} validation examples), Keras on {keras_on}")
     with stopwatch.part("gradient check"):
         rows = twins.check_gradients()
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
@@ -204,15 +205,6 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
         "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
         "implementation": implementation(twins.network), "distribute": distribute_report(twins, lockstep),
     }
-
-
-def distributed_words(distribution):
-    """', multiworker:2 over worker 0 /cpu:0, worker 1 /cpu:0 (worker pids: 10, 11)' for the first line."""
-    if distribution is None:
-        return ""
-    pids = distribution.as_dict()["worker_pids"]
-    return f", {distribution.spec} over {', '.join(distribution.devices)}" + (
-        f" (worker pids: {', '.join(map(str, pids))})" if pids else "")
 
 
 def distribute_report(twins, lockstep):

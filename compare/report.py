@@ -59,7 +59,8 @@ def backends_table(rows, pairwise):
 
 def verdict_line(report):
     """The verdict in words: match, drift (with how the gap grew) or mismatch (with where)."""
-    partial = f" (partial: interrupted after {len(report['epochs'])} epochs)" if report.get("interrupted") else ""
+    done = len(report["epochs"])
+    partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
     worst_step = max((e for e in report["steps"]["update_error"] if e == e), default=0.0)  # e == e: not NaN
     step_tolerance = report["tolerances"]["step_rel"]
     if report["verdict"] == "match":

@@ -77,7 +77,7 @@ def train_twin(config, data, network, run_dir, spec, workers, stack):
     distribution = distribute.start(spec, workers)
     if distribution:
         stack.enter_context(distribution.scope())
-        where += f", {spec} over {', '.join(distribution.devices)}"
+        where += f", {distribution}"
     model = build_twin(network, config)
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()

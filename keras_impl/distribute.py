@@ -82,8 +82,8 @@ def batch_sizes(n, batch_size):
 
 
 UNEVEN_SPLIT = (
-    "Keras departs from the math here: {count} of each epoch's {steps} mini-batches do not split evenly over "
-    "{n} replicas (the first: {m} examples as {parts}), and there Keras steps along the mean of the replicas' "
+    "Keras departs from the math here: each epoch's mini-batches split unevenly over {n} replicas at {count} "
+    "of its {steps} steps (the first: {m} examples as {parts}), and there Keras steps along the mean of the replicas' "
     "mean gradients, not the batch's mean gradient; take a --batch-size whose every mini-batch, the last "
     "included, is a multiple of {n}")
 
@@ -241,6 +241,11 @@ class Distribution:
     def guard(self):
         """Around training: a collective aborted because a worker was lost raises WorkerLost."""
         return self.workers.guard() if self.workers else nullcontext()
+
+    def __str__(self):
+        """'multiworker:2 over worker 0 /cpu:0, worker 1 /cpu:0 (worker pids: 10, 11)'"""
+        pids = f" (worker pids: {', '.join(map(str, self.workers.pids()))})" if self.workers else ""
+        return f"{self.spec} over {', '.join(self.devices)}{pids}"
 
     def as_dict(self):
         pids = self.workers.pids() if self.workers else None
