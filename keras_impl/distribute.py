@@ -83,9 +83,9 @@ def batch_sizes(n, batch_size):
 
 UNEVEN_SPLIT = (
     "Keras departs from the math here: each epoch's mini-batches split unevenly over {n} replicas at {count} "
-    "of its {steps} steps (the first: {m} examples as {parts}), and there Keras steps along the mean of the replicas' "
-    "mean gradients, not the batch's mean gradient; take a --batch-size whose every mini-batch, the last "
-    "included, is a multiple of {n}")
+    "of its {steps} steps (the first: {m} examples as {parts}), and there Keras steps along the mean of the "
+    "replicas' mean gradients, not the batch's mean gradient; take a --batch-size whose every mini-batch, the "
+    "last included, is a multiple of {n}")
 
 
 def uneven_departure(spec, batch_size, n_train):
@@ -106,12 +106,13 @@ def check_plan(spec, backend, batch_size, n_train, n_val):
         other = {"tensorflow": "; TensorFlow takes mirrored:N or multiworker:N", "jax": "; JAX takes dataparallel:N"}
         raise ValueError(f"--distribute {spec}: {spec.strategy} runs on {BACKEND_OF[spec.strategy]}, not on "
                          f"{backend}{other.get(backend, '')}")
-    first = min(batch_size, n_train)
-    if spec.strategy == "mirrored" and first % spec.replicas:
-        raise ValueError(f"--distribute {spec}: each epoch's first mini-batch ({first} examples) must split "
-                         f"evenly over {spec.replicas} replicas: Keras's fit fails on one that does not (it "
-                         "averages the replicas' inputs to build the model); take a --batch-size that is a "
-                         f"multiple of {spec.replicas}")
+    for what, n in (("training", n_train), ("validation", n_val)):
+        first = min(batch_size, n)
+        if spec.strategy == "mirrored" and first % spec.replicas:
+            raise ValueError(f"--distribute {spec}: the {what} set's first mini-batch ({first} examples) must split "
+                             f"evenly over {spec.replicas} replicas: Keras's fit fails on one that does not (it "
+                             "averages the replicas' inputs to build the model); take a --batch-size that is a "
+                             f"multiple of {spec.replicas}")
     if spec.strategy == "dataparallel":
         for what, n in (("training", n_train), ("validation", n_val)):
             odd = [m for m in batch_sizes(n, batch_size) if m % spec.replicas]
