@@ -65,10 +65,12 @@ def train(config, data, network, run_dir, spec=None):
         workers = start_workers(spec, config, network)
         if workers:
             stack.callback(workers.stop)  # however training ends
+            stack.enter_context(workers.guard())  # a lost worker raises WorkerLost (exit 1)
         train_twin(config, data, network, run_dir, spec, workers, stack)
 
 
 def train_twin(config, data, network, run_dir, spec, workers, stack):
+    """train's work; the strategy's scope, once started, is entered on `stack`."""
     from . import device  # importing Keras and its backend takes seconds: only once the input is known good
     from .training import fit_with_plan, tensorboard_callback
     from .twin import build_twin
@@ -82,12 +84,11 @@ def train_twin(config, data, network, run_dir, spec, workers, stack):
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()
     signals_interrupt()  # from here a signal stops training; the TensorBoard files are flushed
-    with distribution.guard() if distribution else ExitStack():
-        history = fit_with_plan(
-            model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
-            config.epochs, validation_data=(data.x_val, data.y_val),
-            callbacks=[tensorboard_callback(f"{run_dir}/keras")],
-        )
+    history = fit_with_plan(
+        model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
+        config.epochs, validation_data=(data.x_val, data.y_val),
+        callbacks=[tensorboard_callback(f"{run_dir}/keras")],
+    )
     print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
 
 
