@@ -93,18 +93,19 @@ class Workers:
             for index, process in self.processes.items():
                 code = process.poll()
                 if code not in (None, 0):  # 0: it has run all its steps
-                    return self.lose(index, f"exited with code {code}{self.last_words(index, code)}")
+                    return self.lose(index, self.exited(index, code))
                 silent = time.monotonic() - self.heard[index]
                 if code is None and silent > SILENCE_LIMIT:
                     return self.lose(index, f"stopped answering: no heartbeat for {silent:.0f} s")
 
-    def last_words(self, index, code):
-        """' (SIGKILL)', or the worker's error line: why it ended, as far as can be told."""
+    def exited(self, index, code):
+        """'exited with code -9 (SIGKILL)', or with the worker's last error line: why it ended, as far as
+        can be told."""
         if code < 0:
-            return f" ({signal.Signals(-code).name})"
+            return f"exited with code {code} ({signal.Signals(-code).name})"
         with open(os.path.join(self.folder, f"worker_{index}.err"), errors="replace") as err:
             errors = [line.strip() for line in err if re.match(r"\w+(Error|Exception)\b", line)]
-        return f": {errors[-1][:200]}" if errors else ""
+        return f"exited with code {code}" + (f": {errors[-1][:200]}" if errors else "")
 
     def lose(self, index, what):
         """Worker `index` is lost: abort this process's collectives; end it if it does not come back."""
@@ -135,7 +136,7 @@ class Workers:
         """Which worker TensorFlow found lost: one that has exited, else the task its message names."""
         for index, process in self.processes.items():
             if process.poll() is not None:
-                return f"worker {index} (pid {process.pid}) exited with code {process.returncode}"
+                return f"worker {index} (pid {process.pid}) {self.exited(index, process.returncode)}"
         named = [int(task) for task in re.findall(r"task:(\d+)", str(error)) if int(task) in self.processes]
         if named:
             return (f"worker {named[-1]} (pid {self.processes[named[-1]].pid}) stopped answering: TensorFlow's "
