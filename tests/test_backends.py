@@ -16,6 +16,8 @@ from test_compare import read_scalars
 from keras_impl import CLIPPED_CROSS_ENTROPY, departures
 from keras_impl.backends import installed
 
+pytestmark = pytest.mark.xdist_group("test_backends")  # the module fixture runs once: one JAX process
+
 
 @pytest.fixture(scope="module", params=["jax", "torch"])
 def on_backend(request, tmp_path_factory):

@@ -18,6 +18,8 @@ from conftest import ROOT, read_line
 
 GONE_WITHIN_S = 30
 
+pytestmark = pytest.mark.xdist_group("test_tensorboard_view")  # the module fixture runs once: one comparison run
+
 
 def assert_no_process_mentions(text, what):
     left = wait_until_gone(text, timeout=GONE_WITHIN_S)
