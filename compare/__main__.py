@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 
 from keras_impl import backends, check_activations, departures_of, distribute, native_logs
 from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, signal_name,
@@ -168,7 +168,7 @@ def compare(args, config, data, network, run_dir, stopwatch):
         if args.command == "gradcheck":
             result = run_gradient_check(config, network, data)
         else:
-            with stopwatch.part("starting the strategy"):
+            with stopwatch.part("starting the strategy") if spec else nullcontext():
                 distribution = distribute.start(spec, workers)
             part_of_all = args.part_of is not None
             files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()

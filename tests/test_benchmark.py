@@ -51,3 +51,16 @@ def test_the_inlined_step_is_the_scratch_step(dtype):
         runner.step(k)
     for a, b in zip(inlined.live_parameters(), scratch.live_parameters()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_lockstep_benchmark_times_both_and_writes_its_json(tmp_path):
+    """One pair of one epoch: compare's training-time work and a plain fit, both timed, and their ratio."""
+    out = tmp_path / "lockstep.json"
+    result = subprocess.run([sys.executable, "benchmarks/bench_lockstep.py", "--pairs", "1", "--epochs", "1",
+                             "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    (pair,) = summary["pairs"]
+    assert 0 < pair["plain_fit_s"] and 0 < pair["compare_training_s"] < pair["compare_split_s"]["total"]
+    assert summary["median_ratio"] == pair["ratio"] == pair["compare_training_s"] / pair["plain_fit_s"]
+    assert "compare / plain fit: median" in result.stdout
