@@ -62,8 +62,7 @@ class Twins:
 
     def first_batch(self):
         """Step 0's mini-batch (x, y)."""
-        order, first = self.plan.permutation(0), self.plan.slices()[0]
-        return self.data.x_train[order][first], self.data.y_train[order][first]
+        return self.plan.first_batch(self.data.x_train, self.data.y_train)
 
     def check_gradients(self):
         """Step 0's GradientRows, within this dtype's tolerances."""

@@ -88,12 +88,12 @@ def departures(output_activation, loss, backend="tensorflow", dtype="float64", a
     return [words for applies, words in rules if applies]
 
 
-def departures_of(config, backend, spec=None, n_train=None):
+def departures_of(config, backend, spec, n_train):
     """departures() for a run's Config on `backend`, distributed by `spec` (a distribute.Distribute, or
     None), with the uneven split of its n_train training examples over the replicas if any."""
     from . import distribute
 
     found = departures(config.output_activation, config.loss, backend, config.dtype, config.activation,
                        distribute.tf_replicas(spec))
-    uneven = n_train and distribute.uneven_departure(spec, config.batch_size, n_train)
+    uneven = distribute.uneven_departure(spec, config.batch_size, n_train)
     return found + ([uneven] if uneven else [])

@@ -113,8 +113,7 @@ def check_plan(spec, backend, batch_size, n_train, n_val):
                              f"evenly over {spec.replicas} replicas: Keras's fit fails on one that does not (it "
                              "averages the replicas' inputs to build the model); take a --batch-size that is a "
                              f"multiple of {spec.replicas}")
-    if spec.strategy == "dataparallel":
-        for what, n in (("training", n_train), ("validation", n_val)):
+        if spec.strategy == "dataparallel":
             odd = [m for m in batch_sizes(n, batch_size) if m % spec.replicas]
             if odd:
                 raise ValueError(f"--distribute {spec}: JAX shards every mini-batch over {spec.replicas} devices, "
@@ -186,18 +185,14 @@ def fit_ready(model):
     Keras 3.15's fit first averages one batch over the workers to build the model, which fails
     (keras-team/keras issue 20585); a model with no strategy of its own skips that (it is built already) and
     fit takes the strategy from the scope it runs in."""
-    if keras_backend() == "tensorflow":
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             model._distribute_strategy = None
     return model
-
-
-def keras_backend():
-    import keras
-
-    return keras.backend.backend()
 
 
 def start_dataparallel(replicas):

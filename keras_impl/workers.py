@@ -204,12 +204,11 @@ def serve(config, data, network, spec, index, ports, weights_path, gradient_chec
     device.configure(config.dtype, config.seed)
     distribution = distribute.start(spec)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
-    order, first = plan.permutation(0), plan.slices()[0]
     with distribution.scope():
         model = build_twin(network, config)
         if gradient_check:
-            distribute.replicated_gradients(model, keras_loss(config.loss), data.x_train[order][first],
-                                            data.y_train[order][first])
+            distribute.replicated_gradients(model, keras_loss(config.loss), *plan.first_batch(data.x_train,
+                                                                                              data.y_train))
         fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, (data.x_val, data.y_val), verbose=0)
 
 

@@ -36,6 +36,11 @@ class BatchPlan:
         """The order of the examples in this epoch (0-based), the same every time it is asked."""
         return np.random.default_rng([self.seed, epoch]).permutation(self.n)
 
+    def first_batch(self, x, y):
+        """Step 0's mini-batch of (x, y): the first slice of epoch 0's order."""
+        order, first = self.permutation(0), self.slices()[0]
+        return x[order][first], y[order][first]
+
     def slices(self):
         """The mini-batches as slices of an epoch's permuted examples, the last possibly shorter."""
         return [slice(start, start + self.batch_size) for start in range(0, self.n, self.batch_size)]
