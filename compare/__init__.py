@@ -7,11 +7,11 @@ For your own network, from Python (docs/your-own-network.md):
 """
 
 
-def check_network(make_network, logdir=None, print_=None, **settings):
+def check_network(make_network, logdir=None, print_=None, check="blocks", **settings):
     """The comparison of your network (make_network(sizes) builds it) with its Keras twin, as
     `python -m compare --implementation` runs it; returns the report (a dict, as report.json).
     `settings` are the command line's flags as keywords (hidden=[30], lr=3.0, epochs=30, ...); the
-    run's TensorBoard files go to `logdir` (default: a new temporary folder)."""
+    run's TensorBoard files go to `logdir` (default: a new temporary folder); `check` is --check."""
     import tempfile
 
     from scratch.config import Config
@@ -23,7 +23,7 @@ def check_network(make_network, logdir=None, print_=None, **settings):
     data = config.load_dataset()
     network = your_network.build(make_network, config, data)
     run_dir = logdir or tempfile.mkdtemp(prefix="check_network-")
-    return run_comparison(config, run_dir, network, data, print_=print_ or (lambda *a: None))
+    return run_comparison(config, run_dir, network, data, print_=print_ or (lambda *a: None), check=check)
 
 
 def assert_matches_keras(make_network, **settings):

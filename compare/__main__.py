@@ -24,6 +24,7 @@ from . import your_network
 from .stopwatch import Stopwatch
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
+CHECKS = ("blocks", "every-step")  # compare/blocks.py, compare/lockstep.py
 
 
 class CompareParser(ArgumentParser):
@@ -57,6 +58,10 @@ def build_parser():
     backends.add_backend_argument(run, all_too=True)
     backends.add_backend_argument(gradcheck)
     add_run_arguments(run)
+    run.add_argument("--check", choices=CHECKS,
+                     help="blocks: check every 16 steps and replay a block step by step where a check fails, at "
+                          "about the speed of Keras's own fit; every-step: read and check Keras's state after "
+                          "every step, about twice as slow (default: blocks; every-step with --distribute)")
     distribute.add_distribute_argument(run)
     run.add_argument("--part-of", metavar="RUN_DIR", help=argparse.SUPPRESS)  # --backend all's own runs
     run.add_argument("--writes-scratch", action="store_true", help=argparse.SUPPRESS)
@@ -133,6 +138,9 @@ def checked_inputs(args):
     if args.backend == "all" and spec:
         raise ValueError(f"--distribute {spec} runs on one backend: --backend tensorflow takes mirrored:N and "
                          "multiworker:N, --backend jax dataparallel:N")
+    if spec and getattr(args, "check", None) == "blocks":
+        raise ValueError(f"--check blocks cannot go with --distribute {spec}: its replays would need the "
+                         "strategy's other replicas; leave --check out (a distributed run is checked every step)")
     if args.backend != "all":
         args.backend = backends.use(args.backend)  # before Keras is imported, which fixes its backend
     data = config.load_dataset()
@@ -173,7 +181,7 @@ def compare(args, config, data, network, run_dir, stopwatch):
             part_of_all = args.part_of is not None
             files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
             result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
-                                    distribution=distribution)
+                                    distribution=distribution, check=args.check)
             print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
             if not part_of_all:  # --backend all says it once, at the end
                 print(f"See the curves: tensorboard --logdir {args.logdir}")

@@ -29,6 +29,7 @@ def child_argv(args, config, run_dir, backend, first):
     argv = [sys.executable, "-m", "compare", "run", *config_argv(config), "--backend", backend, "--part-of", run_dir]
     argv += ["--writes-scratch"] if first else []
     argv += ["--implementation", args.implementation] if args.implementation else []
+    argv += ["--check", args.check] if args.check else []
     return argv + (["--verbose"] if args.verbose else [])
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from keras_impl import departures_of, device
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
 from keras_impl.training import fit_with_plan, tensorboard_callback
-from keras_impl.twin import build_twin, keras_loss
+from keras_impl.twin import build_twin, keras_loss, runs_steps_together
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
 from scratch.network import Network
@@ -19,9 +19,11 @@ from scratch.training import EpochRunner, train_step
 
 from . import replicas
 from . import report as reporting
+from .blocks import BLOCK_STEPS, Blocks
 from .gradcheck import gradient_check
 from .lockstep import Lockstep
 from .records import drift_of, verdict
+from .replay import KerasReplay
 from .step_check import StepCheck
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
@@ -59,6 +61,7 @@ class Twins:
     model: object  # the compiled keras.Sequential
     plan: BatchPlan
     distribution: object = None  # a keras_impl.distribute.Distribution, or None
+    check: str = "every-step"  # or "blocks" (compare/blocks.py)
 
     def first_batch(self):
         """Step 0's mini-batch (x, y)."""
@@ -71,15 +74,17 @@ class Twins:
                               TOLERANCES[self.config.dtype])
 
 
-def build_twins(config, network=None, data=None, distribution=None):
+def build_twins(config, network=None, data=None, distribution=None, check="every-step"):
     """Twins for `config` (Keras configured for its dtype and seed first; inside the scope of
-    `distribution`, a started keras_impl.distribute.Distribution, if given)."""
+    `distribution`, a started keras_impl.distribute.Distribution, if given), to be compared as
+    `check` says: "blocks" runs Keras's fit BLOCK_STEPS steps per execution where the backend can."""
     where = device.configure(config.dtype, config.seed)
     data = data or config.load_dataset()
     network = network or config.build_network(data)
-    model = build_twin(network, config)
+    together = BLOCK_STEPS if check == "blocks" and runs_steps_together() else 1
+    model = build_twin(network, config, steps_per_execution=together)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
-    return Twins(config, where, data, network, model, plan, distribution)
+    return Twins(config, where, data, network, model, plan, distribution, check)
 
 
 def weights_digest(network):
@@ -105,19 +110,22 @@ def run_gradient_check(config, network=None, data=None, print_=print):
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None,
-                   distribution=None):
+                   distribution=None, check=None):
     """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `files`:
     what it writes where (RunFiles; default: a run folder of its own); `distribution`: a started
-    keras_impl.distribute.Distribution that trains the Keras twin, or None."""
+    keras_impl.distribute.Distribution that trains the Keras twin, or None; `check`: "blocks"
+    (compare/blocks.py) or "every-step" (compare/lockstep.py); by default blocks, every step when
+    distributed (a replay would need the strategy's other replicas)."""
+    check = check or ("every-step" if distribution else "blocks")
     with distribution.scope() if distribution else nullcontext():
         return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
-                             distribution)
+                             distribution, check)
 
 
-def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution):
+def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution, check):
     """run_comparison's work, inside the strategy's scope when distributed."""
     with stopwatch.part("start-up"):
-        twins = build_twins(config, network, data, distribution)
+        twins = build_twins(config, network, data, distribution, check)
     keras_on = f"{twins.where}, {distribution}" if distribution else twins.where
     print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
            f"{len(twins.data.x_val)} validation examples), Keras on {keras_on}")
@@ -153,7 +161,7 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
             epochs.append(entry)
             logs.log_epoch(entry.epoch - 1, scratch_logs, keras_logs, entry.max_abs_weight_diff_per_tensor,
                            twins.network)
-        header = reporting.epoch_header(whose(twins.network)) + "\n" if entry.epoch == 1 else ""
+        header = reporting.epoch_header(whose(twins.network), twins.check) + "\n" if entry.epoch == 1 else ""
         print_(header + reporting.epoch_row(entry))
 
     config, data = twins.config, twins.data
@@ -163,8 +171,12 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
                          twins.plan, validation, step)
     names = twins.network.parameter_names()
     step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names, step)
-    lockstep = Lockstep(runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch, on_epoch)
-    inside_fit = {name: stopwatch.seconds[name] for name in ("scratch", "comparing", "step check", "TensorBoard")}
+    arguments = (runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch,
+                 config.epochs * twins.plan.steps_per_epoch, on_epoch)
+    if twins.check == "blocks":
+        lockstep = Blocks(*arguments, replay=KerasReplay(twins.network, config, config.momentum))
+    else:
+        lockstep = Lockstep(*arguments)
     interrupted_by = None
     signals_interrupt()  # from here a signal stops training and the partial report is written
     try:
@@ -177,9 +189,8 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
         print_(f"Interrupted ({interrupted_by}): writing the partial report.")
     finally:
         after_training.enter_context(deferred())  # from here on the report is written whole
-        stopwatch.seconds["Keras fit"] -= sum(stopwatch.seconds[n] - before for n, before in inside_fit.items())
         with stopwatch.part("TensorBoard"):
-            logs.log_steps(lockstep.step_losses, lockstep.gaps, lockstep.step_errors)
+            logs.log_steps(lockstep.series(), getattr(lockstep, "blocks", None))
             logs.close()
     return lockstep, epochs, interrupted_by
 
@@ -188,14 +199,14 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
     """The report's keys (docs/design.md) from what the run found, as plain JSON-ready values."""
     config = twins.config
     result = verdict(rows, lockstep.parting, lockstep.non_finite, lockstep.step_mismatch)
-    drift = drift_of(lockstep.gaps) if result == "drift" else None
+    steps = lockstep.series()
+    drift = drift_of(steps["weight_gap"]) if result == "drift" else None
     return {
         "config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
         "tolerances": asdict(TOLERANCES[config.dtype]),
         "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
         "epochs": [asdict(e) for e in epochs],
-        "steps": {"scratch_loss": lockstep.step_losses["scratch"], "keras_loss": lockstep.step_losses["keras"],
-                  "weight_gap": lockstep.gaps, "update_error": lockstep.step_errors},
+        "check": check_report(twins, lockstep), "steps": steps, "blocks": getattr(lockstep, "blocks", None),
         "first_divergence": lockstep.parting and asdict(lockstep.parting),
         "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
         "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
@@ -206,12 +217,20 @@ def build_report(twins, rows, lockstep, epochs, run_dir):
     }
 
 
+def check_report(twins, lockstep):
+    """The report's `check`: how the twins were compared (every step, or in blocks with replays)."""
+    if twins.check != "blocks":
+        return {"mode": "every-step", "block_steps": 1, "replayed": [], "not_exact": None}
+    return {"mode": "blocks", "block_steps": lockstep.block_steps, "replayed": lockstep.replayed,
+            "not_exact": lockstep.not_exact}
+
+
 def distribute_report(twins, lockstep):
     """The report's `distribute`: the strategy, its steps that split unevenly and, when the first step
     mismatch is one of them, what Keras computed there (compare/replicas.py); None if not distributed."""
     if twins.distribution is None:
         return None
-    spec, steps_run = twins.distribution.spec, len(lockstep.gaps)
+    spec, steps_run = twins.distribution.spec, lockstep.step
     uneven = [u for u in replicas.uneven_steps(twins.plan, twins.config.epochs, spec.replicas) if u["step"] < steps_run]
     return {**twins.distribution.as_dict(), "uneven_steps": uneven,
             "explanation": replicas.explain(twins.network, twins.config, lockstep, uneven)}

@@ -73,15 +73,16 @@ class Drift:
 
 
 def drift_of(gaps):
-    """The Drift of a per-step gap series, or None while the gap never grew."""
-    nonzero = [step for step, gap in enumerate(gaps) if gap > 0]
-    if not nonzero:
+    """The Drift of a per-step gap series (None where a step's gap was not measured), or None while
+    the gap never grew."""
+    measured = [(step, gap) for step, gap in enumerate(gaps) if gap is not None and gap > 0]
+    if not measured:
         return None
-    start = nonzero[0]
-    end = start + int(np.argmax(gaps[start:]))  # the first largest gap
-    if not gaps[end] > gaps[start]:
+    start, from_gap = measured[0]
+    end, to_gap = measured[int(np.argmax([gap for _, gap in measured]))]  # the first largest gap
+    if not to_gap > from_gap:
         return None
-    return Drift(start, gaps[start], end, gaps[end], (end - start) / math.log2(gaps[end] / gaps[start]))
+    return Drift(start, from_gap, end, to_gap, (end - start) / math.log2(to_gap / from_gap))
 
 
 def verdict(rows, parting=None, non_finite=None, step_mismatch=None):

@@ -23,14 +23,16 @@ def gradient_table(rows, tolerances, ours="scratch"):
     return "\n".join(lines)
 
 
-def epoch_header(ours="scratch"):
-    """The column names over epoch_row's rows."""
+def epoch_header(ours="scratch", check="every-step"):
+    """The column names over epoch_row's rows; checked in blocks, "block err" is the block check's
+    worst error (and of the steps replayed), every step "step err" the per-step check's."""
+    error = "block err" if check == "blocks" else "step err"
     return (f"{'epoch':>5} {ours + ' loss':>13} {'keras loss':>13} {'|d loss|':>9} {'max|d w|':>9} "
-            f"{'step err':>9} {ours + ' val acc':>15} {'keras val acc':>13}")
+            f"{error:>9} {ours + ' val acc':>15} {'keras val acc':>13}")
 
 
 def epoch_row(entry):
-    """One EpochEntry as a row under epoch_header() ("step err": the per-step check's worst error)."""
+    """One EpochEntry as a row under epoch_header()."""
     s, k = entry.scratch, entry.keras
     return (f"{entry.epoch:>5} {s['loss']:>13.8f} {k['loss']:>13.8f} {abs(s['loss'] - k['loss']):>9.1e} "
             f"{entry.max_abs_weight_diff:>9.1e} {entry.max_update_error:>9.1e} "
@@ -61,17 +63,45 @@ def verdict_line(report):
     """The verdict in words: match, drift (with how the gap grew) or mismatch (with where)."""
     done = len(report["epochs"])
     partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
-    worst_step = max((e for e in report["steps"]["update_error"] if e == e), default=0.0)  # e == e: not NaN
     step_tolerance = report["tolerances"]["step_rel"]
     if report["verdict"] == "match":
         worst = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
+        if report["check"]["mode"] == "blocks":
+            k = report["check"]["block_steps"]
+            return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, weights "
+                    f"after every block of {k} steps (max |d w| {worst:.1e}), losses per block and per epoch, "
+                    f"and {same_state_words(report)}. --check every-step reads and checks every step.")
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
-                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch, and every "
-                f"step taken from Keras's own state (worst {worst_step:.1e} relative).")
+                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch, and "
+                f"{same_state_words(report)}.")
     if report["verdict"] == "drift":
-        return f"verdict{partial}: drift. " + drift_words(report, worst_step, step_tolerance)
+        return f"verdict{partial}: drift. " + drift_words(report, step_tolerance)
     return f"verdict{partial}: mismatch. " + "; ".join(mismatch_parts(report, step_tolerance)) + "." + \
         uneven_split_words(report)
+
+
+def worst(values):
+    """The largest of the values measured (neither None nor NaN), or 0.0."""
+    return max((v for v in values if v is not None and v == v), default=0.0)  # v == v: not NaN
+
+
+def same_state_words(report):
+    """'every step taken from Keras's own state (worst 2.2e-16 relative)', or in blocks what the block
+    check and the replays found."""
+    worst_step = worst(report["steps"]["update_error"])
+    if report["check"]["mode"] != "blocks":
+        return f"every step taken from Keras's own state (worst {worst_step:.1e} relative)"
+    k, blocks = report["check"]["block_steps"], report["blocks"]["update_error"]
+    tolerance = report["tolerances"]["step_rel"]
+    words = f"every block of {k} steps taken from Keras's own state (worst {worst(blocks):.1e} relative)"
+    over = sum(1 for e in blocks if not e <= tolerance)
+    replayed = sum(1 for e in report["steps"]["update_error"] if e is not None)
+    if over:
+        words = (f"every block of {k} steps taken from Keras's own state, or where rounding grew past "
+                 f"{tolerance:g} over a block ({over} of {len(blocks)} blocks) each of its steps")
+    if replayed:
+        words += f"; {replayed} steps replayed and checked one by one (worst {worst_step:.1e})"
+    return words
 
 
 def uneven_split_words(report):
@@ -91,11 +121,11 @@ def uneven_split_words(report):
             "(README: Where Keras departs from the math).")
 
 
-def drift_words(report, worst_step, step_tolerance):
+def drift_words(report, step_tolerance):
     """Why a drift is not a bug: every step agreed from the same state; how the gap grew."""
     where, growth = report["first_divergence"], report.get("drift")
-    words = (f"The twins compute the same steps: taken from Keras's own state, every step agrees within "
-             f"{step_tolerance:g} (worst {worst_step:.1e} relative). This run amplifies rounding differences")
+    words = (f"The twins compute the same steps: within {step_tolerance:g}, {same_state_words(report)} "
+             f"agrees. This run amplifies rounding differences")
     if growth:
         words += (": the gap between the trajectories (max |d w| / max(1, |w|)) grew from "
                   f"{growth['from_gap']:.1e} at step {growth['from_step']} to {growth['to_gap']:.2g} at step "
@@ -185,7 +215,8 @@ def plot_differences(axes, report, epochs):
     agreement was first lost."""
     series = {"|d loss|": [abs(e["scratch"]["loss"] - e["keras"]["loss"]) for e in report["epochs"]],
               "max |d w|": [e["max_abs_weight_diff"] for e in report["epochs"]],
-              "step error (same state)": [e["max_update_error"] for e in report["epochs"]]}
+              f"{'block' if report['check']['mode'] == 'blocks' else 'step'} error (same state)":
+                  [e["max_update_error"] for e in report["epochs"]]}
     bottom_edge = axes.get_xaxis_transform()  # x in epochs, y as a fraction of the axes' height
     for (label, values), color in zip(series.items(), ("C0", "C1", "C2")):
         axes.semilogy(epochs, [v if v > 0 else np.nan for v in values], ".-", color=color, label=label)

@@ -23,18 +23,36 @@ from scratch.training import train_step
 @dataclass
 class KerasState:
     """Keras's training state between two steps, as NumPy arrays in trainable_weights order
-    [W^1, b^1, W^2, b^2, ...]: the weights, and the SGD velocities ([] without momentum)."""
+    [W^1, b^1, W^2, b^2, ...]: the weights, and the SGD velocities ([] without momentum); read
+    `whole`, also every optimizer variable (its step count, learning rate and velocities), all that
+    a replay (compare/replay.py) starting from this state needs."""
 
     weights: list
     velocities: list
+    optimizer: list = None
 
     @classmethod
-    def read(cls, model, momentum):
+    def read(cls, model, momentum, whole=False):
         weights = [np.asarray(w.numpy()) for w in model.trainable_weights]
-        if momentum == 0:
-            return cls(weights, [])
+        values = {id(v): np.asarray(v.numpy()) for v in model.optimizer.variables} if whole else {}
+        optimizer = list(values.values()) if whole else None
         built = getattr(model.optimizer, "momentums", None)  # by fit, before step 0; zeros until then
-        return cls(weights, [np.asarray(v.numpy()) for v in built] if built else [np.zeros_like(w) for w in weights])
+        if momentum == 0:
+            return cls(weights, [], optimizer)
+        if not built:
+            return cls(weights, [np.zeros_like(w) for w in weights], optimizer)
+        return cls(weights, [values[id(v)] if id(v) in values else np.asarray(v.numpy()) for v in built], optimizer)
+
+    def equals(self, other):
+        """Whether the weights and velocities of both states are bitwise the same."""
+        pairs = list(zip(self.weights, other.weights)) + list(zip(self.velocities, other.velocities))
+        return all(bitwise_equal(a, b) for a, b in pairs)
+
+
+def bitwise_equal(a, b):
+    """Whether two arrays hold the same bits (so 0.0 is not -0.0, and a NaN equals the same NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 def kernels_then_biases(tensors):
@@ -67,16 +85,22 @@ class StepCheck:
     def errors(self, before, after, x, y, labels):
         """({tensor name: e_k of that tensor}, the probe's pre-update loss) for the step from `before`
         (a KerasState) on the mini-batch (x, y) against Keras's `after`."""
+        errors, (loss,) = self.block_errors(before, after, [(x, y, labels)])
+        return errors, loss
+
+    def block_errors(self, before, after, batches):
+        """The same for several steps, one per mini-batch (x, y, labels) of `batches`, all taken from
+        `before`: ({tensor name: its error after the last step}, the probe's pre-update loss at each)."""
         self.probe.set_parameters(before.weights)
         self.optimizer.velocities = [v.copy() for v in kernels_then_biases(before.velocities)] or None
-        loss, _ = self.train_step(self.probe, x, y, self.loss, self.optimizer, labels)
+        losses = [self.train_step(self.probe, x, y, self.loss, self.optimizer, labels)[0] for x, y, labels in batches]
         errors = {}
         probe_weights, probe_velocities = self.probe.live_parameters(), interleaved(self.optimizer.velocities or [])
         for i in reversed(range(len(self.names))):  # nearest the output first
             errors[self.names[i]] = relative_error(probe_weights[i], after.weights[i])
             if probe_velocities:
                 errors[f"{self.names[i]}/velocity"] = relative_error(probe_velocities[i], after.velocities[i])
-        return errors, loss
+        return errors, losses
 
     def evaluate(self, state, x, y):
         """The scratch cost over (x, y) at the weights of `state` (a KerasState)."""

@@ -1,4 +1,5 @@
-"""Where a comparison's wall time goes: seconds accumulated per named part."""
+"""Where a comparison's wall time goes: seconds accumulated per named part. A part timed inside
+another (the scratch steps inside Keras's fit) is booked to itself alone, not to both."""
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -7,15 +8,19 @@ from contextlib import contextmanager
 class Stopwatch:
     def __init__(self):
         self.seconds = defaultdict(float)
+        self.booked = 0.0  # sum(self.seconds.values())
         self.started = time.perf_counter()
 
     @contextmanager
     def part(self, name):
-        start = time.perf_counter()
+        """Book the block's time to `name`, less what parts nested inside it booked."""
+        start, booked_before = time.perf_counter(), self.booked
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - start
+            own = time.perf_counter() - start - (self.booked - booked_before)
+            self.seconds[name] += own
+            self.booked += own
 
     def summary(self):
         total = time.perf_counter() - self.started

@@ -12,8 +12,6 @@ so logging works where TensorFlow is not installed.
 """
 import os
 
-import numpy as np
-
 from keras_impl.event_files import EventFile
 from keras_impl.twin import MODEL_NAME
 
@@ -62,13 +60,21 @@ class ComparisonLogs:
             agreement.scalar(f"gradient_rel_error/scratch_vs_keras/{row.name}", row.scratch_vs_keras_rel, 0)
             agreement.scalar(f"gradient_rel_error/scratch_vs_fd/{row.name}", row.scratch_vs_fd_rel, 0)
 
-    def log_steps(self, step_losses, gaps, step_errors):
-        """At every step: |delta| of the pre-update batch loss, the trajectories' gap, and the step
-        check's error (compare/step_check.py)."""
-        scratch, keras = np.array(step_losses["scratch"], np.float64), np.array(step_losses["keras"], np.float64)
-        for tag, values in (("step_abs_delta_loss", np.abs(scratch - keras)), ("step_weight_gap", gaps),
-                            ("step_update_error", step_errors)):
-            self.writers["agreement"].scalars(tag, values)
+    def log_steps(self, steps, blocks=None):
+        """At every step measured (report keys `steps` and `blocks`, docs/design.md): |delta| of the
+        pre-update batch loss, the trajectories' gap, and the step check's error (compare/step_check.py);
+        checked in blocks, at each block's last step also |delta| of its mean loss and the block check's
+        error."""
+        agreement = self.writers["agreement"]
+        delta = [None if s is None or k is None else abs(s - k) for s, k in zip(steps["scratch_loss"], steps["keras_loss"])]
+        for tag, values in (("step_abs_delta_loss", delta), ("step_weight_gap", steps["weight_gap"]),
+                            ("step_update_error", steps["update_error"])):
+            agreement.scalars(tag, values)
+        if blocks:
+            delta = [abs(s - k) for s, k in zip(blocks["scratch_loss"], blocks["keras_loss"])]
+            for tag, values in (("block_abs_delta_loss", delta), ("block_update_error", blocks["update_error"])):
+                for step, value in zip(blocks["last_step"], values):
+                    agreement.scalar(tag, value, step)
 
     def flush(self):
         for writer in self.writers.values():

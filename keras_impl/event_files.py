@@ -46,9 +46,10 @@ class EventFile:
             tag=tag, metadata=SCALAR_METADATA, tensor=tensor)]), step)
 
     def scalars(self, tag, values):
-        """values[k] at step k, for every k."""
+        """values[k] at step k, for every k whose value is not None."""
         for step, value in enumerate(values):
-            self.scalar(tag, value, step)
+            if value is not None:
+                self.scalar(tag, value, step)
 
     def histogram(self, tag, values, step):
         self.summary(histogram_pb(tag, np.asarray(values, np.float64)), step)

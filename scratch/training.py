@@ -96,12 +96,16 @@ class EpochRunner:
 
     def start_epoch(self, epoch):
         """Shuffle by the plan's permutation for this epoch (0-based) and cut it into mini-batches."""
+        self.epoch = epoch
+        self.batches = self.batches_of(epoch)
+        self.total_cost = self.total_correct = 0.0
+
+    def batches_of(self, epoch):
+        """The mini-batches (x, y, labels) of an epoch (0-based), in the plan's order."""
         order = self.plan.permutation(epoch)
         xs, ys = self.x[order], self.y[order]
         labels = labels_of(ys)
-        self.epoch = epoch
-        self.batches = [(xs[s], ys[s], labels[s]) for s in self.plan.slices()]  # views, not copies
-        self.total_cost = self.total_correct = 0.0
+        return [(xs[s], ys[s], labels[s]) for s in self.plan.slices()]  # views, not copies
 
     def step(self, k):
         """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""

@@ -1,0 +1,125 @@
+"""Checking in blocks (`--check blocks`, the default) finds what checking every step finds: the same
+verdict, the same first step and layer where the trajectories part or a step disagrees, the same
+divergence, the same final weights; and a replay retraces the run bitwise."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from compare.report import json_safe
+from scratch.config import Config
+from test_compare import scaled_derivative
+from test_step_check import NESTEROV, first_step_with_z_over, wrong_beyond
+
+RELU = dict(hidden=[16, 8], activation="relu", epochs=3)  # drifts at the default lr, 3.0
+
+
+def both_ways(config, tmp_path):
+    """The reports of `config` compared every step and in blocks."""
+    from compare.harness import run_comparison
+
+    return [run_comparison(config, str(tmp_path / check), print_=lambda *a: None, check=check)
+            for check in ("every-step", "blocks")]
+
+
+def assert_same_findings(every_step, blocks):
+    for key in ("verdict", "first_divergence", "first_step_mismatch", "non_finite", "scratch_weights_sha256"):
+        assert json_safe(blocks[key]) == json_safe(every_step[key]), key  # json_safe: NaN as null, comparable
+    assert json_safe([(e["scratch"], e["keras"]) for e in blocks["epochs"]]) == \
+        json_safe([(e["scratch"], e["keras"]) for e in every_step["epochs"]])
+    assert blocks["check"]["mode"] == "blocks" and blocks["check"]["not_exact"] is None
+    steps = len(every_step["steps"]["scratch_loss"])
+    assert len(blocks["steps"]["scratch_loss"]) == steps and blocks["steps"]["scratch_loss"] == \
+        every_step["steps"]["scratch_loss"]
+    for first, last in blocks["check"]["replayed"]:  # replayed steps: measured as every-step measures them
+        assert blocks["steps"]["weight_gap"][first:last + 1] == every_step["steps"]["weight_gap"][first:last + 1]
+        assert blocks["steps"]["update_error"][first:last + 1] == every_step["steps"]["update_error"][first:last + 1]
+
+
+def test_the_default_run_matches_both_ways(tmp_path):
+    every_step, blocks = both_ways(Config().validate(), tmp_path)
+    assert_same_findings(every_step, blocks)
+    assert blocks["verdict"] == "match" and blocks["check"]["replayed"] == []  # nothing to look into
+    assert len(blocks["blocks"]["last_step"]) == 30 * 10  # 145 steps an epoch: 9 blocks of 16 and 1 of 1
+    assert max(blocks["blocks"]["update_error"]) <= 1e-14 and max(blocks["blocks"]["weight_gap"]) <= 1e-14
+
+
+@pytest.mark.parametrize("buggy,hidden,layer", [("sigmoid", "sigmoid", "dense_2"), ("tanh", "tanh", "dense_1")])
+def test_a_bug_at_step_0_is_found_both_ways(monkeypatch, tmp_path, buggy, hidden, layer):
+    scaled_derivative(monkeypatch, buggy, 1.001)
+    every_step, blocks = both_ways(Config(activation=hidden, epochs=1, lr=0.5).validate(), tmp_path)
+    assert_same_findings(every_step, blocks)
+    assert blocks["verdict"] == "mismatch"
+    assert (blocks["first_step_mismatch"]["step"], blocks["first_step_mismatch"]["layer"]) == (0, layer)
+    assert blocks["check"]["replayed"] == [[0, 15]]  # one block replayed: both firsts are in it
+
+
+@pytest.mark.parametrize("settings,activation,threshold", [(dict(epochs=3), "sigmoid", 5), (NESTEROV, "tanh", 5)])
+def test_a_bug_that_shows_after_some_steps_is_found_at_the_same_step_both_ways(monkeypatch, tmp_path, settings,
+                                                                                activation, threshold):
+    config = Config(**settings).validate()
+    step, layer = first_step_with_z_over(config, threshold, activation)
+    wrong_beyond(monkeypatch, activation, threshold)
+    every_step, blocks = both_ways(config, tmp_path)
+    assert_same_findings(every_step, blocks)
+    found = blocks["first_step_mismatch"]
+    assert blocks["verdict"] == "mismatch" and (found["step"], found["layer"]) == (step, layer)
+    assert step % 16 != 0  # inside a block, not at its start
+
+
+@pytest.mark.parametrize("settings", [RELU, NESTEROV, dict(hidden=[16, 8], activation="relu", epochs=2,
+                                                           dtype="float32")], ids=["relu", "nesterov", "float32"])
+def test_a_drift_is_a_drift_both_ways_and_parts_at_the_same_step(tmp_path, settings):
+    every_step, blocks = both_ways(Config(**settings).validate(), tmp_path)
+    assert_same_findings(every_step, blocks)
+    assert blocks["verdict"] == "drift"
+    largest, sampled = every_step["drift"]["to_gap"], blocks["drift"]["to_gap"]  # blocks: at block ends, replays
+    assert largest / 2 <= sampled <= largest
+    parted = blocks["first_divergence"]["step"]
+    assert any(first <= parted <= last for first, last in blocks["check"]["replayed"])
+
+
+def test_a_diverging_run_stops_at_the_same_step_both_ways(tmp_path):
+    config = Config(lr=1e5, activation="relu", output_activation="linear", loss="mse", epochs=3).validate()
+    every_step, blocks = both_ways(config, tmp_path)
+    assert_same_findings(every_step, blocks)
+    assert blocks["non_finite"]["step"] % 16 != 15  # inside its block: Keras ran past it, then was taken back
+    assert len(blocks["steps"]["scratch_loss"]) == blocks["non_finite"]["step"] + 1
+
+
+def test_replaying_every_block_reproduces_the_run_bitwise(monkeypatch, tmp_path):
+    """Every block made to fail its checks, and every replay made to look back as far as it can
+    (LOOKBACK blocks, across epoch ends): each replayed block must end bitwise where the run ended
+    it, on both sides, and every step checked that way agrees (the run drifts, see above)."""
+    from compare import blocks
+    from compare.harness import run_comparison
+
+    check_block = blocks.Blocks.check_block
+    monkeypatch.setattr(blocks.Blocks, "check_block", lambda *a: (check_block(*a)[0], True, True))
+    monkeypatch.setattr(blocks, "NEAR", 0.0)  # a start's gap is never small enough to stop looking back
+    config = Config(hidden=[16, 8], activation="tanh", momentum=0.9, nesterov=True, lr=0.3, epochs=2).validate()
+    report = run_comparison(config, str(tmp_path / "r"), print_=lambda *a: None, check="blocks")
+    assert report["verdict"] == "drift" and report["check"]["not_exact"] is None
+    replayed = report["check"]["replayed"]
+    assert [last for _, last in replayed] == [end for epoch in (0, 145) for end in (*range(epoch + 15, epoch + 144, 16),
+                                                                                     epoch + 144)]  # every block
+    assert [first for first, _ in replayed[:4]] == [0, 0, 0, 0]  # looking back to step 0 while it could
+    assert any(first < 145 <= last for first, last in replayed)  # and across the end of epoch 1
+    assert None not in report["steps"]["update_error"] and None not in report["steps"]["keras_loss"]
+
+
+def test_a_replay_that_does_not_retrace_the_run_is_told_apart():
+    """The exactness check can fail: a checkpoint one ulp off is not the state the replay reaches."""
+    from compare.replay import Checkpoint, differences
+    from compare.step_check import KerasState
+
+    weights = [np.array([[0.5, -1.0]]), np.array([0.25])]
+    state = KerasState(weights, [], [np.array(3)])
+    runner = SimpleNamespace(network=SimpleNamespace(parameter_copies=lambda: [w.copy() for w in weights]),
+                             optimizer=SimpleNamespace(velocities=None))
+    same = Checkpoint(3, 0, 3, state, [w.copy() for w in weights], None, 0.0)
+    assert differences(runner, state, same) == []
+    nudged = [w.copy() for w in weights]
+    nudged[0][0, 1] = np.nextafter(-1.0, 0.0)
+    off = Checkpoint(3, 0, 3, KerasState(nudged, [], [np.array(3)]), nudged, None, 0.0)
+    assert differences(runner, state, off) == ["scratch 1.1e-16", "keras 1.1e-16"]
