@@ -7,11 +7,12 @@ For your own network, from Python (docs/your-own-network.md):
 """
 
 
-def check_network(make_network, logdir=None, print_=None, check="blocks", **settings):
+def check_network(make_network, logdir=None, print_=None, check=None, **settings):
     """The comparison of your network (make_network(sizes) builds it) with its Keras twin, as
     `python -m compare --implementation` runs it; returns the report (a dict, as report.json).
     `settings` are the command line's flags as keywords (hidden=[30], lr=3.0, epochs=30, ...); the
-    run's TensorBoard files go to `logdir` (default: a new temporary folder); `check` is --check."""
+    run's TensorBoard files go to `logdir` (default: a new temporary folder); `check` is --check
+    (default: every-step)."""
     import tempfile
 
     from scratch.config import Config

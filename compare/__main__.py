@@ -61,7 +61,8 @@ def build_parser():
     run.add_argument("--check", choices=CHECKS,
                      help="blocks: check every 16 steps and replay a block step by step where a check fails, at "
                           "about the speed of Keras's own fit; every-step: read and check Keras's state after "
-                          "every step, about twice as slow (default: blocks; every-step with --distribute)")
+                          "every step, about twice as slow (default: blocks; every-step with --distribute or "
+                          "--implementation)")
     distribute.add_distribute_argument(run)
     run.add_argument("--part-of", metavar="RUN_DIR", help=argparse.SUPPRESS)  # --backend all's own runs
     run.add_argument("--writes-scratch", action="store_true", help=argparse.SUPPRESS)

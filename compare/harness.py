@@ -114,9 +114,10 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `files`:
     what it writes where (RunFiles; default: a run folder of its own); `distribution`: a started
     keras_impl.distribute.Distribution that trains the Keras twin, or None; `check`: "blocks"
-    (compare/blocks.py) or "every-step" (compare/lockstep.py); by default blocks, every step when
-    distributed (a replay would need the strategy's other replicas)."""
-    check = check or ("every-step" if distribution else "blocks")
+    (compare/blocks.py) or "every-step" (compare/lockstep.py); by default blocks, but every step
+    when distributed (a replay would need the strategy's other replicas) and for your network
+    (a replay restores its weights, not whatever else it keeps)."""
+    check = check or ("every-step" if distribution or isinstance(network, YourNetwork) else "blocks")
     with distribution.scope() if distribution else nullcontext():
         return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
                              distribution, check)

@@ -2,7 +2,8 @@
 Keras backend, run in one process (Keras fixes its backend at import, and each process start costs
 seconds), with TensorFlow made unimportable (GPU machines with JAX or PyTorch may have none): the
 default 30-epoch comparison through `python -m compare`'s main into OUT/default, the MATRIX rows in
-ROWS into OUT/row-<i>, and the Keras follow-up example (`python -m keras_impl`, 1 epoch) into
+ROWS into OUT/row-<i>, a ReLU run that drifts checked both ways into OUT/relu-every-step and
+OUT/relu-blocks, and the Keras follow-up example (`python -m keras_impl`, 1 epoch) into
 OUT/keras_impl. Each report is written as OUT/<name>.json.
 """
 import json
@@ -25,6 +26,7 @@ def main(backend, out):
     from compare.__main__ import main as compare_main
     from compare.harness import run_comparison
     from keras_impl.__main__ import main as keras_impl_main
+    from scratch.config import Config
 
     out.mkdir(parents=True, exist_ok=True)
     quiet = lambda *a: None  # noqa: E731
@@ -41,6 +43,10 @@ def main(backend, out):
         report = run_comparison(matrix_config(row, folder), str(folder / "run"), print_=quiet)
         reporting.write_json(report, out / f"row-{i}.json")
         print(f"row {i}: {report['verdict']} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    relu = Config(hidden=[16, 8], activation="relu", epochs=3).validate()  # drifts: blocks are replayed
+    for check in ("every-step", "blocks"):
+        report = run_comparison(relu, str(out / f"relu-{check}"), print_=quiet, check=check)
+        reporting.write_json(report, out / f"relu-{check}.json")
     keras_impl_main(["--backend", backend, "--epochs", "1", "--logdir", str(out), "--name", "keras_impl"])
     print(json.dumps({"ran": backend}))
 

@@ -48,10 +48,21 @@ def test_the_default_run_matches_at_every_epoch(on_backend):
     assert len(report["epochs"]) == 30
     assert all(e["max_abs_weight_diff"] <= 1e-12 for e in report["epochs"])
     assert all(row["scratch_vs_keras_rel"] <= 1e-13 for row in report["gradients"]["layers"])
-    assert max(report["steps"]["update_error"]) <= 1e-13
+    assert report["check"]["mode"] == "blocks" and max(report["blocks"]["update_error"]) <= 1e-13
     for side, folder in (("scratch", "scratch"), ("keras", "keras")):
         logged = read_scalars(out / "default" / folder / "train", "epoch_loss")
         np.testing.assert_allclose(logged, [e[side]["loss"] for e in report["epochs"]], rtol=1e-6)
+
+
+def test_blocks_find_what_every_step_finds(on_backend):
+    """A ReLU run that drifts, checked both ways on this backend: the same findings, and the blocks
+    replayed retrace the run bitwise here too."""
+    from test_blocks import assert_same_findings
+
+    _, out = on_backend
+    blocks = report_of(out, "relu-blocks")
+    assert_same_findings(report_of(out, "relu-every-step"), blocks)
+    assert blocks["check"]["replayed"]
 
 
 @pytest.mark.parametrize("i", ROWS, ids=[f"{MATRIX[i][0]}-{MATRIX[i][4]}-{MATRIX[i][7]}-{i}" for i in ROWS])

@@ -79,6 +79,16 @@ def test_a_drift_is_a_drift_both_ways_and_parts_at_the_same_step(tmp_path, setti
     assert any(first <= parted <= last for first, last in blocks["check"]["replayed"])
 
 
+def test_blocks_cut_by_the_callback_find_the_same(monkeypatch, tmp_path):
+    """On PyTorch fit runs one step per execution: the callback then cuts the blocks itself."""
+    from compare import harness
+
+    monkeypatch.setattr(harness, "runs_steps_together", lambda: False)
+    every_step, blocks = both_ways(Config(**NESTEROV).validate(), tmp_path)
+    assert_same_findings(every_step, blocks)
+    assert blocks["verdict"] == "drift" and len(blocks["blocks"]["last_step"]) == 2 * 10
+
+
 def test_a_diverging_run_stops_at_the_same_step_both_ways(tmp_path):
     config = Config(lr=1e5, activation="relu", output_activation="linear", loss="mse", epochs=3).validate()
     every_step, blocks = both_ways(config, tmp_path)

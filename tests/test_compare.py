@@ -26,7 +26,8 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "match" and report["first_divergence"] is None
     assert report["first_step_mismatch"] is None and report["drift"] is None
-    assert max(report["steps"]["update_error"]) <= 1e-13
+    assert report["check"] == {"mode": "blocks", "block_steps": 16, "replayed": [], "not_exact": None}
+    assert max(report["blocks"]["update_error"]) <= 1e-13 and max(report["blocks"]["weight_gap"]) <= 1e-13
     import tensorflow as tf
 
     assert report["backend"] == "tensorflow"
@@ -46,8 +47,10 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
             expected = [e[side][key] for e in report["epochs"]]
             np.testing.assert_allclose(logged, expected, rtol=1e-6)
     assert len(read_scalars(run_dir / "agreement", "max_abs_weight_diff")) == 30
-    np.testing.assert_allclose(read_scalars(run_dir / "agreement", "step_update_error"),
-                               report["steps"]["update_error"], rtol=1e-6, atol=0)
+    for tag, values in (("block_update_error", report["blocks"]["update_error"]),
+                        ("step_weight_gap", [g for g in report["steps"]["weight_gap"] if g is not None])):
+        assert len(values) == 30 * 10  # a value at the end of each block of 16 steps (and each epoch)
+        np.testing.assert_allclose(read_scalars(run_dir / "agreement", tag), values, rtol=1e-6, atol=0)
 
 
 def scaled_derivative(monkeypatch, name, factor):

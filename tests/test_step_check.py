@@ -53,9 +53,10 @@ def wrong_beyond(monkeypatch, name, threshold):
 
 
 def compare(config, tmp_path):
+    """The comparison checked at every step (tests/test_blocks.py checks that blocks find the same)."""
     from compare.harness import run_comparison
 
-    return run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None)
+    return run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None, check="every-step")
 
 
 def test_the_relu_run_at_the_default_lr_drifts_and_exits_0(run, tmp_path):
@@ -65,8 +66,8 @@ def test_the_relu_run_at_the_default_lr_drifts_and_exits_0(run, tmp_path):
     assert "doubling about every" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "drift" and report["first_step_mismatch"] is None
-    errors = report["steps"]["update_error"]
-    assert len(errors) == len(report["steps"]["keras_loss"]) and max(errors) <= 1e-13
+    errors = [e for e in report["steps"]["update_error"] if e is not None]  # the steps replayed
+    assert errors and max(errors) <= 1e-13  # a block's error can be larger: rounding amplified over 16 steps
     assert report["first_divergence"]["epoch"] == 1  # the trajectories part early ...
     assert report["epochs"][-1]["max_abs_weight_diff"] > 0.1  # ... and end far apart
     drift = report["drift"]
