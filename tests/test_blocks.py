@@ -1,6 +1,7 @@
 """Checking in blocks (`--check blocks`, the default) finds what checking every step finds: the same
 verdict, the same first step and layer where the trajectories part or a step disagrees, the same
 divergence, the same final weights; and a replay retraces the run bitwise."""
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,6 +29,8 @@ def assert_same_findings(every_step, blocks):
     assert json_safe([(e["scratch"], e["keras"]) for e in blocks["epochs"]]) == \
         json_safe([(e["scratch"], e["keras"]) for e in every_step["epochs"]])
     assert blocks["check"]["mode"] == "blocks" and blocks["check"]["not_exact"] is None
+    for a, b in zip(*(np.load(os.path.join(r["logdir"], "keras_weights.npz")).values() for r in (every_step, blocks))):
+        assert a.tobytes() == b.tobytes()  # Keras's final weights: bitwise the same, 16 steps an execution or 1
     steps = len(every_step["steps"]["scratch_loss"])
     assert len(blocks["steps"]["scratch_loss"]) == steps and blocks["steps"]["scratch_loss"] == \
         every_step["steps"]["scratch_loss"]
