@@ -3,9 +3,10 @@ the same batch plan, on this machine, in one run.
 
     python benchmarks/bench_lockstep.py [--pairs 3] [--epochs 30] [--json out.json]
 
-A: `python -m compare --epochs E`, its training-time work read from its report: the whole run less
-   importing TensorFlow and writing the report (start-up, gradient check, TensorBoard, scratch,
-   comparing, the step check, Keras's fit).
+A: `python -m compare --epochs E` (checking in blocks, the default), its training-time work read from
+   its report: the whole run less importing TensorFlow and writing the report (loading the data,
+   start-up, gradient check, TensorBoard, scratch, comparing, the block checks, any replay, Keras's
+   fit with its TensorBoard callback).
 B: the same twin, the same plan, `keras_impl.training.fit_with_plan` with the validation data and no
    callbacks, timed around the fit alone.
 Each in a fresh process, paired A, B, A, B, ...; reported: each pair's ratio A / B, and their median

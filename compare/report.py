@@ -65,17 +65,17 @@ def verdict_line(report):
     partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
     step_tolerance = report["tolerances"]["step_rel"]
     if report["verdict"] == "match":
-        worst = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
+        largest = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
         if report["check"]["mode"] == "blocks":
             k = report["check"]["block_steps"]
             return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, weights "
-                    f"after every block of {k} steps (max |d w| {worst:.1e}), losses per block and per epoch, "
-                    f"and {same_state_words(report)}. --check every-step reads and checks every step.")
+                    f"after every block of {k} steps (max |d w| {largest:.1e}), losses per block and per epoch; "
+                    f"{same_state_words(report)}. --check every-step reads and checks every step.")
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
-                f"weights at every step (max |d w| {worst:.1e}), losses at every step and epoch, and "
+                f"weights at every step (max |d w| {largest:.1e}), losses at every step and epoch; "
                 f"{same_state_words(report)}.")
     if report["verdict"] == "drift":
-        return f"verdict{partial}: drift. " + drift_words(report, step_tolerance)
+        return f"verdict{partial}: drift. " + drift_words(report)
     return f"verdict{partial}: mismatch. " + "; ".join(mismatch_parts(report, step_tolerance)) + "." + \
         uneven_split_words(report)
 
@@ -86,22 +86,22 @@ def worst(values):
 
 
 def same_state_words(report):
-    """'every step taken from Keras's own state (worst 2.2e-16 relative)', or in blocks what the block
-    check and the replays found."""
-    worst_step = worst(report["steps"]["update_error"])
+    """'every step taken from Keras's own state agrees within 1e-12 (worst 2.2e-16 relative)', or in
+    blocks what the block checks and the replays found."""
+    tolerance, worst_step = report["tolerances"]["step_rel"], worst(report["steps"]["update_error"])
     if report["check"]["mode"] != "blocks":
-        return f"every step taken from Keras's own state (worst {worst_step:.1e} relative)"
+        return f"every step taken from Keras's own state agrees within {tolerance:g} (worst {worst_step:.1e} relative)"
     k, blocks = report["check"]["block_steps"], report["blocks"]["update_error"]
-    tolerance = report["tolerances"]["step_rel"]
-    words = f"every block of {k} steps taken from Keras's own state (worst {worst(blocks):.1e} relative)"
-    over = sum(1 for e in blocks if not e <= tolerance)
     replayed = sum(1 for e in report["steps"]["update_error"] if e is not None)
+    over = sum(1 for e in blocks if not e <= tolerance)
+    words = f"every block of {k} steps taken from Keras's own state agrees within {tolerance:g}"
     if over:
-        words = (f"every block of {k} steps taken from Keras's own state, or where rounding grew past "
-                 f"{tolerance:g} over a block ({over} of {len(blocks)} blocks) each of its steps")
-    if replayed:
-        words += f"; {replayed} steps replayed and checked one by one (worst {worst_step:.1e})"
-    return words
+        return (words + f" or, where rounding grew past that over the block ({over} of {len(blocks)} blocks, worst "
+                f"{worst(blocks):.1e}), every one of its steps does, replayed one by one ({replayed} steps replayed, "
+                f"worst {worst_step:.1e})")
+    words += f" (worst {worst(blocks):.1e} relative)"
+    return words + (f", and so does every one of the {replayed} steps replayed one by one (worst {worst_step:.1e})"
+                    if replayed else "")
 
 
 def uneven_split_words(report):
@@ -121,11 +121,11 @@ def uneven_split_words(report):
             "(README: Where Keras departs from the math).")
 
 
-def drift_words(report, step_tolerance):
+def drift_words(report):
     """Why a drift is not a bug: every step agreed from the same state; how the gap grew."""
     where, growth = report["first_divergence"], report.get("drift")
-    words = (f"The twins compute the same steps: within {step_tolerance:g}, {same_state_words(report)} "
-             f"agrees. This run amplifies rounding differences")
+    words = (f"The twins compute the same steps: {same_state_words(report)}. This run amplifies rounding "
+             "differences")
     if growth:
         words += (": the gap between the trajectories (max |d w| / max(1, |w|)) grew from "
                   f"{growth['from_gap']:.1e} at step {growth['from_step']} to {growth['to_gap']:.2g} at step "

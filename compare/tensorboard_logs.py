@@ -66,7 +66,8 @@ class ComparisonLogs:
         checked in blocks, at each block's last step also |delta| of its mean loss and the block check's
         error."""
         agreement = self.writers["agreement"]
-        delta = [None if s is None or k is None else abs(s - k) for s, k in zip(steps["scratch_loss"], steps["keras_loss"])]
+        pairs = zip(steps["scratch_loss"], steps["keras_loss"])
+        delta = [None if s is None or k is None else abs(s - k) for s, k in pairs]
         for tag, values in (("step_abs_delta_loss", delta), ("step_weight_gap", steps["weight_gap"]),
                             ("step_update_error", steps["update_error"])):
             agreement.scalars(tag, values)
