@@ -34,14 +34,12 @@ class KerasState:
     @classmethod
     def read(cls, model, momentum, whole=False):
         weights = [np.asarray(w.numpy()) for w in model.trainable_weights]
-        values = {id(v): np.asarray(v.numpy()) for v in model.optimizer.variables} if whole else {}
-        optimizer = list(values.values()) if whole else None
-        built = getattr(model.optimizer, "momentums", None)  # by fit, before step 0; zeros until then
+        optimizer = [np.asarray(v.numpy()) for v in model.optimizer.variables] if whole else None
         if momentum == 0:
             return cls(weights, [], optimizer)
-        if not built:
-            return cls(weights, [np.zeros_like(w) for w in weights], optimizer)
-        return cls(weights, [values[id(v)] if id(v) in values else np.asarray(v.numpy()) for v in built], optimizer)
+        built = getattr(model.optimizer, "momentums", None)  # by fit, before step 0; zeros until then
+        return cls(weights, [np.asarray(v.numpy()) for v in built] if built else [np.zeros_like(w) for w in weights],
+                   optimizer)
 
     def equals(self, other):
         """Whether the weights and velocities of both states are bitwise the same."""
