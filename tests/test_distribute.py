@@ -213,6 +213,7 @@ def test_mirrored_takes_the_first_n_gpus_when_there_are_enough(monkeypatch):
     ("compare", ["--distribute", "mirrored:2", "--batch-size", "9"], "must split evenly over 2 replicas"),
     ("compare", ["--distribute", "dataparallel:2", "--backend", "jax"], "the validation set (355 examples)"),
     ("compare", ["--distribute", "mirrored:2", "--backend", "all"], "runs on one backend"),
+    ("compare", ["--distribute", "mirrored:2", "--check", "blocks"], "--check blocks cannot go with --distribute"),
     ("keras_impl", ["--distribute", "dataparallel:2"], "dataparallel runs on jax, not on tensorflow"),
     ("keras_impl", ["--distribute", "mirrored:-1"], "at least 1"),
 ])
