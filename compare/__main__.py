@@ -32,7 +32,7 @@ class CompareParser(ArgumentParser):
 
     def format_help(self):
         return (super().format_help() + "\nWithout a subcommand `run` runs; its flags (gradcheck takes the "
-                "same, less --logdir, --name and --distribute):\n\n" + self.run_parser.format_help())
+                "same, less --logdir, --name, --check and --distribute):\n\n" + self.run_parser.format_help())
 
 
 def port_number(text):

@@ -84,7 +84,9 @@ class Blocks(Lockstep):
         step = self.step + len(batches)  # the next block's first step
         self.step_losses["scratch"][self.step:self.step + len(scratch_losses)] = scratch_losses
         gap, parted, stepped_wrong = math.nan, True, True
-        if not diverged:
+        if diverged:
+            self.record_block(step - 1, math.nan, keras_loss, math.nan, math.nan)
+        else:
             gap, parted, stepped_wrong = self.check_block(step - 1, batches, scratch_losses, keras_loss, loss_scale,
                                                           after)
         end = scratch_checkpoint(self.runner, step, epoch, last + 1, after, gap)
@@ -123,10 +125,14 @@ class Blocks(Lockstep):
             error = max(errors.values())
             probe_loss = sum(loss * n for loss, n in zip(probe_losses, sizes)) / sum(sizes)
             stepped_wrong = not (error <= self.tol.step_rel and abs(probe_loss - keras_loss) <= loss_tolerance)
+        self.record_block(last_step, scratch_loss, keras_loss, gap, error)
+        return gap, parted, stepped_wrong
+
+    def record_block(self, last_step, scratch_loss, keras_loss, gap, error):
+        """One entry of `blocks` (NaN for what a diverged block leaves unmeasured)."""
         for key, value in zip(self.blocks, (last_step, scratch_loss, keras_loss, gap, error)):
             self.blocks[key].append(value)
         self.epoch_block_errors.append(error)
-        return gap, parted, stepped_wrong
 
     def stretch(self, block):
         """The blocks to replay to find where the trajectories first parted: `block`, and before it
@@ -189,6 +195,7 @@ class Blocks(Lockstep):
         load_keras(self.model, state)
         self.model.stop_training = True
         self.keras_before, self.step = state, self.non_finite.step + 1
+        self.blocks["last_step"][-1] = self.non_finite.step  # the block ends where training stopped
         self.runner.total_cost, self.runner.total_correct = self.totals[self.non_finite.step - block.start.step + 1]
 
     def epoch_update_error(self):

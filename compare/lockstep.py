@@ -173,8 +173,10 @@ class Lockstep(keras.callbacks.Callback):
         return max(errors, default=0.0)
 
     def check_validation(self, epoch, keras_logs):
-        """The step check of evaluation: the scratch validation loss at Keras's weights against Keras's."""
-        if self.step_mismatch is not None or "val_loss" not in keras_logs or self.runner.validation_data is None:
+        """The step check of evaluation: the scratch validation loss at Keras's weights against Keras's
+        (not after a divergence, which leaves both NaN or inf)."""
+        if self.step_mismatch is not None or self.non_finite is not None or "val_loss" not in keras_logs or \
+                self.runner.validation_data is None:
             return
         with self.stopwatch.part("step check"):
             val_loss = self.step_check.evaluate(self.keras_before, *self.runner.validation_data)

@@ -69,8 +69,8 @@ def verdict_line(report):
         if report["check"]["mode"] == "blocks":
             k = report["check"]["block_steps"]
             return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, weights "
-                    f"after every block of {k} steps (max |d w| {largest:.1e}), losses per block and per epoch; "
-                    f"{same_state_words(report)}. --check every-step reads and checks every step.")
+                    f"after every block of up to {k} steps (max |d w| {largest:.1e}), losses per block and per "
+                    f"epoch; {same_state_words(report)}.")
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
                 f"weights at every step (max |d w| {largest:.1e}), losses at every step and epoch; "
                 f"{same_state_words(report)}.")
@@ -93,8 +93,8 @@ def same_state_words(report):
         return f"every step taken from Keras's own state agrees within {tolerance:g} (worst {worst_step:.1e} relative)"
     k, blocks = report["check"]["block_steps"], report["blocks"]["update_error"]
     replayed = sum(1 for e in report["steps"]["update_error"] if e is not None)
-    over = sum(1 for e in blocks if not e <= tolerance)
-    words = f"every block of {k} steps taken from Keras's own state agrees within {tolerance:g}"
+    over = sum(1 for e in blocks if e > tolerance)
+    words = f"every block of up to {k} steps taken from Keras's own state agrees within {tolerance:g}"
     if over:
         return (words + f" or, where rounding grew past that over the block ({over} of {len(blocks)} blocks, worst "
                 f"{worst(blocks):.1e}), every one of its steps does, replayed one by one ({replayed} steps replayed, "

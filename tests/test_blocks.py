@@ -98,6 +98,8 @@ def test_a_diverging_run_stops_at_the_same_step_both_ways(tmp_path):
     assert_same_findings(every_step, blocks)
     assert blocks["non_finite"]["step"] % 16 != 15  # inside its block: Keras ran past it, then was taken back
     assert len(blocks["steps"]["scratch_loss"]) == blocks["non_finite"]["step"] + 1
+    assert blocks["blocks"]["last_step"][-1] == blocks["non_finite"]["step"]  # its block, cut short there
+    assert blocks["first_step_mismatch"] is None  # both validation losses NaN: not a step's disagreement
 
 
 def test_replaying_every_block_reproduces_the_run_bitwise(monkeypatch, tmp_path):
