@@ -47,6 +47,7 @@ class Blocks(Lockstep):
                              block check's error (`update_error`)
       replayed               [first step, last step] of each stretch replayed
       not_exact              None, or what a replay could not reproduce bitwise
+      epoch_block_errors     this epoch's block check errors
       totals                 the runner's epoch totals before each step of the block and after
                              its last, to take back the steps a stop at divergence undoes
     """
