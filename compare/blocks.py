@@ -3,10 +3,12 @@ steps_per_execution = K (BLOCK_STEPS), so no Python runs between the K steps of 
 twins are compared at block ends only:
 
 - the scratch network takes the block's K steps (its loss at each step is recorded);
-- the trajectories: the weights' gap at the block's end, and the block's mean loss on both sides
-  (Keras's from its running mean);
+- the trajectories: the weights' gap at the block's end, both sides' loss at each of its steps
+  (Keras's from its StepLosses metric, compare/step_losses.py) and the block's mean loss (Keras's
+  from its running mean);
 - the block check: the scratch network's K steps taken from Keras's own state at the block's start
-  (compare/step_check.py), against Keras's state at its end, and the probe's mean loss against Keras's.
+  (compare/step_check.py), against Keras's state at its end, and the probe's losses at each step and
+  on average against Keras's.
 
 A block that fails a check, or whose loss is NaN or inf, is replayed step by step from its start
 (compare/replay.py), and each of its steps is compared as `--check every-step` compares it: the
@@ -40,6 +42,7 @@ class Blocks(Lockstep):
 
     State, beyond Lockstep's:
       block_steps, replay    K, and the KerasReplay that retraces blocks
+      step_loss_metric       the model's StepLosses: Keras's loss at each step of a block
       first, start           the block in progress: its first step (index in the epoch) and its
                              starting Checkpoint
       recent                 the last LOOKBACK Blocks
@@ -52,9 +55,9 @@ class Blocks(Lockstep):
                              its last, to take back the steps a stop at divergence undoes
     """
 
-    def __init__(self, *args, block_steps=BLOCK_STEPS, replay=None, **kwargs):
+    def __init__(self, *args, block_steps=BLOCK_STEPS, replay=None, step_loss_metric=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.block_steps, self.replay = block_steps, replay
+        self.block_steps, self.replay, self.step_loss_metric = block_steps, replay, step_loss_metric
         self.first, self.start, self.recent = 0, None, deque(maxlen=LOOKBACK)
         self.blocks = {"last_step": [], "scratch_loss": [], "keras_loss": [], "weight_gap": [], "update_error": []}
         self.replayed, self.not_exact, self.totals, self.epoch_block_errors = [], None, [], []
@@ -80,16 +83,21 @@ class Blocks(Lockstep):
             scratch_losses = self.scratch_steps(first, last)
         with self.stopwatch.part("comparing"):
             after = KerasState.read(self.model, self.momentum, whole=True)
-            keras_loss, loss_scale = self.running.next(running_mean, sum(len(b[1]) for b in batches))
-        diverged = len(scratch_losses) < len(batches) or not all(map(math.isfinite, scratch_losses + [keras_loss]))
+            keras_losses, sizes = self.step_loss_metric.read(len(batches)), [len(b[1]) for b in batches]
+            scales = self.running.scales(keras_losses, sizes)
+            keras_loss, loss_scale = self.running.next(running_mean, sum(sizes))
+        diverged = len(scratch_losses) < len(batches) or \
+            not all(map(math.isfinite, scratch_losses + keras_losses + [keras_loss]))
         step = self.step + len(batches)  # the next block's first step
         self.step_losses["scratch"][self.step:self.step + len(scratch_losses)] = scratch_losses
+        self.step_losses["keras"][self.step:step] = keras_losses
         gap, parted, stepped_wrong = math.nan, True, True
         if diverged:
             self.record_block(step - 1, math.nan, keras_loss, math.nan, math.nan)
         else:
-            gap, parted, stepped_wrong = self.check_block(step - 1, batches, scratch_losses, keras_loss, loss_scale,
-                                                          after)
+            tolerances = [self.tol.loss_rel * max(1.0, abs(scale)) for scale in [loss_scale, *scales]]
+            gap, parted, stepped_wrong = self.check_block(step - 1, batches, scratch_losses, keras_losses, keras_loss,
+                                                          tolerances, after)
         end = scratch_checkpoint(self.runner, step, epoch, last + 1, after, gap)
         block = Block(epoch, first, last, self.start, end)
         self.recent.append(block)
@@ -110,22 +118,24 @@ class Blocks(Lockstep):
                 break
         return losses
 
-    def check_block(self, last_step, batches, scratch_losses, keras_loss, loss_scale, after):
-        """The block's checks at its end; records them, returns (the gap, whether the trajectories
-        parted, whether the block check failed)."""
+    def check_block(self, last_step, batches, scratch_losses, keras_losses, keras_loss, tolerances, after):
+        """The block's checks at its end, Keras's losses given per step and on average (its running
+        mean's), with their tolerances (the average's first); records them, returns (the gap, whether
+        the trajectories parted, whether the block check failed)."""
         sizes = [len(b[1]) for b in batches]
         scratch_loss = sum(loss * n for loss, n in zip(scratch_losses, sizes)) / sum(sizes)
         with self.stopwatch.part("comparing"):
             diffs = self.weight_diffs(after.weights)
             gap = max(diff / scale for diff, scale in diffs.values())
             self.gaps[last_step] = gap
-            loss_tolerance = self.tol.loss_rel * max(1.0, abs(loss_scale))
-            parted = not (gap <= self.tol.weight_abs and abs(scratch_loss - keras_loss) <= loss_tolerance)
+            parted = not (gap <= self.tol.weight_abs and
+                          losses_within([scratch_loss, *scratch_losses], [keras_loss, *keras_losses], tolerances))
         with self.stopwatch.part("step check"):
             errors, probe_losses = self.step_check.block_errors(self.keras_before, after, batches)
             error = max(errors.values())
             probe_loss = sum(loss * n for loss, n in zip(probe_losses, sizes)) / sum(sizes)
-            stepped_wrong = not (error <= self.tol.step_rel and abs(probe_loss - keras_loss) <= loss_tolerance)
+            stepped_wrong = not (error <= self.tol.step_rel and
+                                 losses_within([probe_loss, *probe_losses], [keras_loss, *keras_losses], tolerances))
         self.record_block(last_step, scratch_loss, keras_loss, gap, error)
         return gap, parted, stepped_wrong
 
@@ -202,3 +212,8 @@ class Blocks(Lockstep):
     def epoch_update_error(self):
         """The worst of this epoch's block checks and of its steps checked one by one in replays."""
         return max([super().epoch_update_error(), *(e for e in self.epoch_block_errors if not math.isnan(e))])
+
+
+def losses_within(ours, keras_losses, tolerances):
+    """Whether each of our losses is within its tolerance of Keras's (False for a NaN)."""
+    return all(abs(a - b) <= t for a, b, t in zip(ours, keras_losses, tolerances))

@@ -25,6 +25,7 @@ from .lockstep import Lockstep
 from .records import drift_of, verdict
 from .replay import KerasReplay
 from .step_check import StepCheck
+from .step_losses import StepLosses
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
@@ -62,6 +63,7 @@ class Twins:
     plan: BatchPlan
     distribution: object = None  # a keras_impl.distribute.Distribution, or None
     check: str = "every-step"  # or "blocks" (compare/blocks.py)
+    step_loss_metric: object = None  # checked in blocks: the StepLosses metric compiled into the model
 
     def first_batch(self):
         """Step 0's mini-batch (x, y)."""
@@ -82,9 +84,10 @@ def build_twins(config, network=None, data=None, distribution=None, check="every
     data = data or config.load_dataset()
     network = network or config.build_network(data)
     together = BLOCK_STEPS if check == "blocks" and runs_steps_together() else 1
-    model = build_twin(network, config, steps_per_execution=together)
+    metrics = [StepLosses(keras_loss(config.loss), BLOCK_STEPS)] if check == "blocks" else []
+    model = build_twin(network, config, steps_per_execution=together, metrics=metrics)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
-    return Twins(config, where, data, network, model, plan, distribution, check)
+    return Twins(config, where, data, network, model, plan, distribution, check, *metrics)
 
 
 def weights_digest(network):
@@ -175,7 +178,8 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
     arguments = (runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch,
                  config.epochs * twins.plan.steps_per_epoch, on_epoch)
     if twins.check == "blocks":
-        lockstep = Blocks(*arguments, replay=KerasReplay(twins.network, config, config.momentum))
+        lockstep = Blocks(*arguments, replay=KerasReplay(twins.network, config, config.momentum),
+                          step_loss_metric=twins.step_loss_metric)
     else:
         lockstep = Lockstep(*arguments)
     interrupted_by = None

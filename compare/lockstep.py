@@ -37,6 +37,14 @@ class RunningLoss:
         self.seen, self.total = self.seen + size, running
         return loss, running / size
 
+    def scales(self, losses, sizes):
+        """The loss scales `next` would give the next steps, of these losses and sizes (nothing recorded)."""
+        total, scales = self.total, []
+        for loss, size in zip(losses, sizes):
+            total += loss * size
+            scales.append(total / size)
+        return scales
+
 
 class Lockstep(keras.callbacks.Callback):
     """A Keras callback that drives the scratch twin through the same batch plan, step by step.

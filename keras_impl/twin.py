@@ -83,12 +83,13 @@ def runs_steps_together():
     return keras.backend.backend() != "torch"
 
 
-def build_twin(network, config, steps_per_execution=1):
+def build_twin(network, config, steps_per_execution=1, metrics=()):
     """The compiled Keras twin of `network`, trained as `config` says (call device.configure first;
     under a distribution strategy, build it in the strategy's scope). Its fit runs
-    `steps_per_execution` steps per call into the backend (bitwise the same steps as one by one)."""
+    `steps_per_execution` steps per call into the backend (bitwise the same steps as one by one);
+    `metrics` are compiled in beside its accuracy."""
     model = build_model(network)
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
-                  metrics=[accuracy_metric(network.sizes[-1], config.loss)], jit_compile=compiled_by_xla(),
+                  metrics=[accuracy_metric(network.sizes[-1], config.loss), *metrics], jit_compile=compiled_by_xla(),
                   steps_per_execution=steps_per_execution)
     return distribute.fit_ready(model)

@@ -51,6 +51,11 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
                         ("step_weight_gap", [g for g in report["steps"]["weight_gap"] if g is not None])):
         assert len(values) == 30 * 10  # a value at the end of each block of 16 steps (and each epoch)
         np.testing.assert_allclose(read_scalars(run_dir / "agreement", tag), values, rtol=1e-6, atol=0)
+    steps = report["steps"]  # both twins' loss at every step, Keras's from its StepLosses metric in blocks
+    assert len(steps["keras_loss"]) == 30 * 145 and None not in steps["keras_loss"]
+    deltas = [abs(s - k) for s, k in zip(steps["scratch_loss"], steps["keras_loss"])]
+    assert max(deltas) <= 1e-13
+    np.testing.assert_allclose(read_scalars(run_dir / "agreement", "step_abs_delta_loss"), deltas, rtol=1e-6, atol=0)
 
 
 def scaled_derivative(monkeypatch, name, factor):
