@@ -69,7 +69,7 @@ def verdict_line(report):
         if report["check"]["mode"] == "blocks":
             k = report["check"]["block_steps"]
             return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, weights "
-                    f"after every block of up to {k} steps (max |d w| {largest:.1e}), losses per block and per "
+                    f"after every block of up to {k} steps (max |d w| {largest:.1e}), losses at every step and "
                     f"epoch; {same_state_words(report)}.")
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
                 f"weights at every step (max |d w| {largest:.1e}), losses at every step and epoch; "

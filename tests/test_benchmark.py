@@ -63,4 +63,4 @@ def test_the_lockstep_benchmark_times_both_and_writes_its_json(tmp_path):
     (pair,) = summary["pairs"]
     assert 0 < pair["plain_fit_s"] and 0 < pair["compare_training_s"] < pair["compare_split_s"]["total"]
     assert summary["median_ratio"] == pair["ratio"] == pair["compare_training_s"] / pair["plain_fit_s"]
-    assert "compare / plain fit: median" in result.stdout
+    assert "compare / plain fit (1 step per execution): median" in result.stdout
