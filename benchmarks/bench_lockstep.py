@@ -12,6 +12,8 @@ B: the same twin, the same plan, `keras_impl.training.fit_with_plan` with the va
    K with --steps-per-execution K (compare runs 16).
 Each in a fresh process, paired A, B, A, B, ...; reported: each pair's ratio A / B, and their median
 with its spread (min, max), which cancels a machine's slow drift better than a ratio of medians.
+A's fixed costs (loading the data, start-up, the gradient check: a second or two) weigh on short runs:
+one epoch measures a ratio of about 4; README's figures are for the default 30 epochs.
 """
 import argparse
 import json
@@ -63,11 +65,18 @@ def plain_fit_seconds(epochs, steps_per_execution):
     return json.loads(out.strip().splitlines()[-1])["fit"]
 
 
+def positive(text):
+    """An integer >= 1, for --pairs, --epochs and --steps-per-execution."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=3, help="A, B pairs to time (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of each run (default: %(default)s)")
-    parser.add_argument("--steps-per-execution", type=int, default=1, metavar="K",
+    parser.add_argument("--pairs", type=positive, default=3, help="A, B pairs to time (default: %(default)s)")
+    parser.add_argument("--epochs", type=positive, default=30, help="epochs of each run (default: %(default)s)")
+    parser.add_argument("--steps-per-execution", type=positive, default=1, metavar="K",
                         help="steps per call into the backend in the plain fit (default: %(default)s, Keras's)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -85,10 +94,14 @@ def main(argv=None):
                "min_ratio": min(ratios), "max_ratio": max(ratios)}
     print(f"compare / plain fit ({args.steps_per_execution} step{'s' * (args.steps_per_execution > 1)} per "
           f"execution): median {summary['median_ratio']:.2f} (spread {summary['min_ratio']:.2f}-"
-          f"{summary['max_ratio']:.2f}) over {len(pairs)} pairs, {args.epochs} epochs")
+          f"{summary['max_ratio']:.2f}) over {plural(len(pairs), 'pair')}, {plural(args.epochs, 'epoch')}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)
+
+
+def plural(n, word):
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 if __name__ == "__main__":

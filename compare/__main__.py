@@ -59,8 +59,9 @@ def build_parser():
     backends.add_backend_argument(gradcheck)
     add_run_arguments(run)
     run.add_argument("--check", choices=CHECKS,
-                     help="blocks: check every 16 steps and replay a block step by step where a check fails, at "
-                          "about the speed of Keras's own fit; every-step: read and check Keras's state after "
+                     help="blocks: check the weights every 16 steps and the losses at every step, and replay a "
+                          "block step by step where a check fails, at about the speed of Keras's own fit; "
+                          "every-step: read and check Keras's state after "
                           "every step, about twice as slow (default: blocks; every-step with --distribute or "
                           "--implementation)")
     distribute.add_distribute_argument(run)

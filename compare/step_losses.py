@@ -6,10 +6,11 @@ Keras metric that keeps it: at step j of an epoch (counted from 0), inside the c
 
     losses[j mod K] = C(y, a)
 
-the compiled loss C of that step's pre-update forward pass a, computed again by the same loss
-object. Blocks start at multiples of K within an epoch, so at a block's end its steps' losses are
-losses[0], ..., losses[n - 1]. Its result is an empty dict: it adds nothing to fit's logs, the
-progress bar or TensorBoard. Keras resets it, as every metric, when an epoch or an evaluation starts.
+the loss C of that step's pre-update forward pass a, computed again by a loss object of the same
+kind as the compiled one (keras_impl.twin.keras_loss). Blocks start at multiples of K within an
+epoch, so at a block's end its n steps' losses are losses[0], ..., losses[n - 1]. Its result is an
+empty dict: it adds nothing to fit's logs, the progress bar or TensorBoard. Keras resets it, as
+every metric, when an epoch or an evaluation starts.
 """
 import keras
 import numpy as np
