@@ -90,8 +90,8 @@ def main(argv=None):
             print(f"pair {i + 1}: compare's training-time work {training:6.1f} s, plain fit {fit:6.1f} s, "
                   f"ratio {training / fit:.2f}", flush=True)
     ratios = [p["ratio"] for p in pairs]
-    summary = {"epochs": args.epochs, "plain_steps_per_execution": args.steps_per_execution, "pairs": pairs, "median_ratio": statistics.median(ratios),
-               "min_ratio": min(ratios), "max_ratio": max(ratios)}
+    summary = {"epochs": args.epochs, "plain_steps_per_execution": args.steps_per_execution, "pairs": pairs,
+               "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios)}
     print(f"compare / plain fit ({args.steps_per_execution} step{'s' * (args.steps_per_execution > 1)} per "
           f"execution): median {summary['median_ratio']:.2f} (spread {summary['min_ratio']:.2f}-"
           f"{summary['max_ratio']:.2f}) over {plural(len(pairs), 'pair')}, {plural(args.epochs, 'epoch')}")

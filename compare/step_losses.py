@@ -17,6 +17,8 @@ import numpy as np
 
 
 class StepLosses(keras.metrics.Metric):
+    """Keeps the loss of each of the last `steps` training steps (`loss`: a Keras loss object)."""
+
     def __init__(self, loss, steps, name="step_losses", **kwargs):
         super().__init__(name=name, **kwargs)
         self.loss, self.steps = loss, steps

@@ -90,6 +90,6 @@ def build_twin(network, config, steps_per_execution=1, metrics=()):
     `metrics` are compiled in beside its accuracy."""
     model = build_model(network)
     model.compile(optimizer=build_optimizer(config), loss=keras_loss(config.loss),
-                  metrics=[accuracy_metric(network.sizes[-1], config.loss), *metrics], jit_compile=compiled_by_xla(),
-                  steps_per_execution=steps_per_execution)
+                  metrics=[accuracy_metric(network.sizes[-1], config.loss), *metrics],
+                  jit_compile=compiled_by_xla(), steps_per_execution=steps_per_execution)
     return distribute.fit_ready(model)

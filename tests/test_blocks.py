@@ -97,7 +97,8 @@ def test_a_loss_off_at_one_step_inside_a_block_is_found_both_ways(monkeypatch, t
     from scratch.training import train_step
 
     config = Config(epochs=1).validate()
-    data, plan = config.load_dataset(), BatchPlan(1442, config.batch_size, config.seed)
+    data = config.load_dataset()
+    plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
     x_1 = data.x_train[plan.permutation(0)][plan.slices()[1]]
 
     def off_at_step_1(network, x, y, *args):
