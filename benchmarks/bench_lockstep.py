@@ -92,9 +92,9 @@ def main(argv=None):
     ratios = [p["ratio"] for p in pairs]
     summary = {"epochs": args.epochs, "plain_steps_per_execution": args.steps_per_execution, "pairs": pairs,
                "median_ratio": statistics.median(ratios), "min_ratio": min(ratios), "max_ratio": max(ratios)}
-    print(f"compare / plain fit ({args.steps_per_execution} step{'s' * (args.steps_per_execution > 1)} per "
-          f"execution): median {summary['median_ratio']:.2f} (spread {summary['min_ratio']:.2f}-"
-          f"{summary['max_ratio']:.2f}) over {plural(len(pairs), 'pair')}, {plural(args.epochs, 'epoch')}")
+    print(f"compare / plain fit ({plural(args.steps_per_execution, 'step')} per execution): median "
+          f"{summary['median_ratio']:.2f} (spread {summary['min_ratio']:.2f}-{summary['max_ratio']:.2f}) over "
+          f"{plural(len(pairs), 'pair')}, {plural(args.epochs, 'epoch')}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

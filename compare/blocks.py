@@ -55,7 +55,7 @@ class Blocks(Lockstep):
                              its last, to take back the steps a stop at divergence undoes
     """
 
-    def __init__(self, *args, block_steps=BLOCK_STEPS, replay=None, step_loss_metric=None, **kwargs):
+    def __init__(self, *args, replay, step_loss_metric, block_steps=BLOCK_STEPS, **kwargs):
         super().__init__(*args, **kwargs)
         self.block_steps, self.replay, self.step_loss_metric = block_steps, replay, step_loss_metric
         self.first, self.start, self.recent = 0, None, deque(maxlen=LOOKBACK)

@@ -87,7 +87,7 @@ def build_twins(config, network=None, data=None, distribution=None, check="every
     metrics = [StepLosses(keras_loss(config.loss), BLOCK_STEPS)] if check == "blocks" else []
     model = build_twin(network, config, steps_per_execution=together, metrics=metrics)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
-    return Twins(config, where, data, network, model, plan, distribution, check, *metrics)
+    return Twins(config, where, data, network, model, plan, distribution, check, metrics[0] if metrics else None)
 
 
 def weights_digest(network):
