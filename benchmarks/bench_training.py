@@ -34,7 +34,7 @@ from scratch.batches import BatchPlan  # noqa: E402
 from scratch.config import Config  # noqa: E402
 from scratch.network import Network  # noqa: E402
 from scratch.optimizers import SGD  # noqa: E402
-from scratch.training import EpochRunner  # noqa: E402
+from scratch.training import mini_batches, train_step  # noqa: E402
 
 LR = 0.1
 MIN_SAMPLE_S = 0.1  # each timed sample runs at least this long (a tenth of it with --quick)
@@ -58,14 +58,13 @@ def workload_data(sizes, n):
 
 
 def scratch_impl(sizes, x, y, batch, dtype):
-    """The scratch network's own step (EpochRunner.step, as `fit` and `compare` run it)."""
-    network = Network(sizes, "sigmoid", dtype=dtype)
-    runner = EpochRunner(network, x.astype(dtype), y.astype(dtype), "quadratic", SGD(LR), BatchPlan(len(x), batch))
-    runner.start_epoch(0)
+    """The scratch network's own step (train_step on the epoch's mini-batches, as `fit` and `compare` run it)."""
+    network, optimizer = Network(sizes, "sigmoid", dtype=dtype), SGD(LR)
+    batches = mini_batches(BatchPlan(len(x), batch), x.astype(dtype), y.astype(dtype), 0)
 
     def run(steps):
-        for k in range(steps):
-            runner.step(k)
+        for x_batch, y_batch, labels in batches[:steps]:
+            train_step(network, x_batch, y_batch, "quadratic", optimizer, labels)
     return run
 
 

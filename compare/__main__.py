@@ -21,6 +21,7 @@ from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_
                                   bad_input_exits_2, config_from_args)
 
 from . import your_network
+from .judged import our_network
 from .stopwatch import Stopwatch
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
@@ -97,13 +98,7 @@ def main(argv=None):
     except your_network.YourCodeFailed as e:
         print(e, file=sys.stderr)
         sys.exit(1)
-    run_dir = None
-    if args.command == "run" and args.part_of:  # one backend's run inside --backend all's folder
-        if not os.path.isdir(args.part_of):
-            raise ValueError(f"--part-of {args.part_of}: no such run folder")
-        run_dir = args.part_of
-    elif args.command == "run":
-        run_dir = start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+    run_dir = run_folder(args, config, start_up)
     if args.command == "run" and args.backend == "all":
         from .every_backend import run_every_backend
 
@@ -119,13 +114,30 @@ def main(argv=None):
             shutil.rmtree(start_up.run_dir, ignore_errors=True)  # a run that could not run leaves nothing
         print(e, file=sys.stderr)
         sys.exit(1)
+    sys.exit(exit_code_of(result, run_dir))
+
+
+def run_folder(args, config, start_up):
+    """The run's folder (None for gradcheck): a new one, or with --part-of the one of --backend all."""
+    if args.command != "run":
+        return None
+    if args.part_of:  # one backend's run inside --backend all's folder
+        if not os.path.isdir(args.part_of):
+            raise ValueError(f"--part-of {args.part_of}: no such run folder")
+        return args.part_of
+    start_up.run_dir = new_run_dir(args.logdir, args.name, prefix=config.dataset.split(":")[0])
+    return start_up.run_dir
+
+
+def exit_code_of(result, run_dir):
+    """0 for match or drift, 1 for mismatch or a lost worker, 130 or 143 when interrupted by a signal."""
     if result.get("interrupted"):
         code = exit_code(result["interrupted_by"])
         if code == 1:  # a lost worker
             print(f"error: {result['interrupted_by']}; training stopped, the partial report is in {run_dir}",
                   file=sys.stderr)
-        sys.exit(code)
-    sys.exit(0 if result["verdict"] in ("match", "drift") else 1)
+        return code
+    return 0 if result["verdict"] in ("match", "drift") else 1
 
 
 def checked_inputs(args):
@@ -152,7 +164,7 @@ def checked_inputs(args):
     if args.implementation:  # your network, holding the initial weights both twins start from
         network = your_network.build(args.implementation, config, data)
     else:
-        network = config.build_network(data)  # draws the initial weights both twins start from
+        network = our_network(config, data)  # draws the initial weights both twins start from
     if args.backend == "all":
         return config, data, network  # each backend's own run warns of its departures
     for departure in departures_of(config, args.backend, spec, len(data.x_train)):

@@ -2,31 +2,19 @@
 for backprop's gradients (it needs neither backprop nor Keras, and no TensorFlow).
 
     dC/dp ~ (C(p + eps) - C(p - eps)) / (2 eps),
-    relative error(a, b) = ||a - b|| / (||a|| + ||b||)   (0 when both are 0).
+
+judged by compare/tolerances.py's norm_relative_error, ||a - b|| / (||a|| + ||b||).
 
 An entry whose +-eps nudge flips a ReLU or step unit (or the cross-entropy clip) is a kink: the
 difference quotient means nothing there, so it is counted, not judged.
 """
-import copy
-
 import numpy as np
 
+from scratch import losses
 from scratch.losses import EPSILON as CLIP
 from scratch.network import Network
 
 from .tolerances import FD_EPSILON
-
-
-def relative_error(a, b, floor=0.0):
-    """||a - b|| / max(||a|| + ||b||, floor); 0 when both are zero."""
-    scale = max(np.linalg.norm(a) + np.linalg.norm(b), floor)
-    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
-
-
-def float64_copy(network):
-    copy = Network(network.sizes, [f.name for f in network.activation_functions], dtype="float64")
-    copy.set_parameters(network.parameter_copies())
-    return copy
 
 
 def clipped(loss, a, activation):
@@ -41,38 +29,47 @@ def clipped(loss, a, activation):
     return None
 
 
-def cost_and_kinks(network, x, y, loss, yours=None):
-    """C, and which side of every kink each unit is on: z > 0 for ReLU/step layers, and the clip of
-    the cross-entropies. With `yours`, C is your network's at the scratch network's weights."""
+def kink_sides(network, x, y, loss):
+    """Which side of every kink each unit is on, in the scratch network at its weights: z > 0 for
+    ReLU/step layers, and the clip of the cross-entropies."""
     zs, activations = network.forward(x)
-    output = network.activation_functions[-1]
-    cost = loss.value(zs[-1], activations[-1], y, output)
-    if yours is not None:
-        yours.set_parameters(network.live_parameters())
-        cost = yours.cost(x, y, loss)
     sides = [z > 0 for z, f in zip(zs, network.activation_functions) if f.has_kink]
-    p = clipped(loss, activations[-1], output)
+    p = clipped(loss, activations[-1], network.activation_functions[-1])
     if p is not None:
         sides += [p < CLIP, p > 1 - CLIP]
-    return cost, sides
+    return sides
 
 
-def finite_differences(network, x, y, loss, eps=FD_EPSILON):
-    """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64. A network
-    other than scratch's (yours, compare/your_network.py) gives the costs through its own feedforward;
-    a scratch network with the same weights shows where the kinks are."""
-    net = float64_copy(network)
-    yours = None if isinstance(network, Network) else copy.deepcopy(network)
+def has_kinks(activation_functions, loss):
+    """Whether a network with these activations and this loss has kinks at all."""
+    outputs = np.full((1, 2), 0.5)
+    return any(f.has_kink for f in activation_functions) or clipped(loss, outputs, activation_functions[-1]) is not None
+
+
+def finite_differences(judged, x, y, loss, eps=FD_EPSILON):
+    """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64, of the
+    cost C as `judged` (compare/judged.py; its loss is `loss`) computes it through its own forward
+    pass; a scratch network at the same weights shows where the kinks are."""
+    loss, probe = losses.get(loss), judged.probe(float64=True)
+    parameters = [np.asarray(p, np.float64) for p in judged.parameter_copies()]
+    kinks_of = Network(judged.sizes, [f.name for f in judged.activation_functions], dtype="float64")
+    kinks_of.weights, kinks_of.biases = parameters[0::2], parameters[1::2]  # the very arrays nudged below
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    kinked = has_kinks(kinks_of.activation_functions, loss)
+
+    def cost_and_kinks():
+        probe.set_parameters(parameters)
+        return probe.cost(x, y), kink_sides(kinks_of, x, y, loss) if kinked else []
+
     grads, kinks = [], []
-    for p in net.live_parameters():
+    for p in parameters:
         g, kink = np.zeros_like(p), np.zeros(p.shape, bool)
         for i in np.ndindex(p.shape):
             saved = p[i]
             p[i] = saved + eps
-            plus, plus_side = cost_and_kinks(net, x, y, loss, yours)
+            plus, plus_side = cost_and_kinks()
             p[i] = saved - eps
-            minus, minus_side = cost_and_kinks(net, x, y, loss, yours)
+            minus, minus_side = cost_and_kinks()
             p[i] = saved
             g[i] = (plus - minus) / (2 * eps)
             kink[i] = any((a != b).any() for a, b in zip(plus_side, minus_side))

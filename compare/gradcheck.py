@@ -5,10 +5,10 @@ import keras
 import numpy as np
 
 from keras_impl import distribute
-from scratch import losses as scratch_losses
 
-from .finite_differences import fd_noise_floor, finite_differences, relative_error
+from .finite_differences import fd_noise_floor, finite_differences
 from .records import GradientRow
+from .tolerances import norm_relative_error, within
 
 
 def keras_gradients(model, loss_fn, x, y):
@@ -53,22 +53,21 @@ def torch_gradients(model, loss_fn, x, y):
     return torch.autograd.grad(loss, [v.value for v in model.trainable_weights])
 
 
-def gradient_check(network, model, loss, keras_loss_fn, x, y, tolerances):
-    """One GradientRow per weight and bias tensor: scratch vs Keras and vs finite differences."""
-    loss = scratch_losses.get(loss)
-    nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
-    scratch = [g for pair in zip(nabla_w, nabla_b) for g in pair]
+def gradient_check(judged, model, loss, keras_loss_fn, x, y, tolerances):
+    """One GradientRow per weight and bias tensor of `judged` (compare/judged.py): its gradients
+    against Keras's and against finite differences."""
+    ours = judged.gradients(x, y)
     keras_grads = keras_gradients(model, keras_loss_fn, x, y)
-    fd, kinks = finite_differences(network, x, y, loss)
-    cost = float(network.cost(x, y, loss))
+    fd, kinks = finite_differences(judged, x, y, loss)
+    cost = float(judged.cost(x, y))
     rows = []
-    for name, s, k, f, kink in zip(network.parameter_names(), scratch, keras_grads, fd, kinks):
+    for name, s, k, f, kink in zip(judged.parameter_names(), ours, keras_grads, fd, kinks):
         s64, keep = s.astype(np.float64), ~kink
-        keras_rel = relative_error(s64, k)
-        fd_rel = relative_error(s64[keep], f[keep], fd_noise_floor(keep.sum(), cost))
+        keras_rel = norm_relative_error(s64, k)
+        fd_rel = norm_relative_error(s64[keep], f[keep], fd_noise_floor(keep.sum(), cost))
         rows.append(GradientRow(
             name, scratch_vs_keras_max_abs=float(np.abs(s64 - k).max()), scratch_vs_keras_rel=keras_rel,
             scratch_vs_fd_max_abs=float(np.abs(s64 - f)[keep].max()) if keep.any() else 0.0,
             scratch_vs_fd_rel=fd_rel, kinks=int(kink.sum()),
-            keras_ok=keras_rel <= tolerances.gradient_rel, fd_ok=fd_rel <= tolerances.fd_rel))
+            keras_ok=within(keras_rel, tolerances.gradient_rel), fd_ok=within(fd_rel, tolerances.fd_rel)))
     return rows

@@ -1,35 +1,31 @@
 """One comparison: build both twins from one Config, check step 0's gradients, train in lockstep,
 log to TensorBoard, and say where (if anywhere) they part. The report's keys: docs/design.md."""
-import hashlib
 import os
 from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import keras
 import numpy as np
 
-from keras_impl import departures_of, device
+from keras_impl import device
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
 from keras_impl.training import fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss, runs_steps_together
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
-from scratch.network import Network
-from scratch.training import EpochRunner, train_step
 
-from . import replicas
 from . import report as reporting
-from .blocks import BLOCK_STEPS, Blocks
+from .blocks import BLOCK_STEPS, InBlocks
+from .epoch_runner import EpochRunner
+from .findings import Findings
 from .gradcheck import gradient_check
-from .lockstep import Lockstep
-from .records import drift_of, verdict
+from .judged import our_network
+from .lockstep import EveryStep, Lockstep
 from .replay import KerasReplay
 from .step_check import StepCheck
 from .step_losses import StepLosses
 from .stopwatch import Stopwatch
 from .tensorboard_logs import ComparisonLogs
 from .tolerances import TOLERANCES
-from .your_network import YourNetwork, your_train_step
 
 
 @dataclass
@@ -58,11 +54,11 @@ class Twins:
     config: object
     where: str  # the device Keras runs on
     data: Dataset
-    network: Network
+    judged: object  # the network judged (compare/judged.py): scratch's, or yours
     model: object  # the compiled keras.Sequential
     plan: BatchPlan
     distribution: object = None  # a keras_impl.distribute.Distribution, or None
-    check: str = "every-step"  # or "blocks" (compare/blocks.py)
+    check: str = "blocks"  # or "every-step" (compare/lockstep.py)
     step_loss_metric: object = None  # checked in blocks: the StepLosses metric compiled into the model
 
     def first_batch(self):
@@ -72,55 +68,50 @@ class Twins:
     def check_gradients(self):
         """Step 0's GradientRows, within this dtype's tolerances."""
         x0, y0 = self.first_batch()
-        return gradient_check(self.network, self.model, self.config.loss, keras_loss(self.config.loss), x0, y0,
+        return gradient_check(self.judged, self.model, self.config.loss, keras_loss(self.config.loss), x0, y0,
                               TOLERANCES[self.config.dtype])
 
 
-def build_twins(config, network=None, data=None, distribution=None, check="every-step"):
+def default_check(judged, distribution):
+    """blocks, but every step when distributed (a replay would need the strategy's other replicas)
+    and for a network whose snapshot is not its whole state (a replay would start it elsewhere)."""
+    return "every-step" if distribution or not judged.replayable else "blocks"
+
+
+def build_twins(config, judged=None, data=None, distribution=None, check=None):
     """Twins for `config` (Keras configured for its dtype and seed first; inside the scope of
-    `distribution`, a started keras_impl.distribute.Distribution, if given), to be compared as
-    `check` says: "blocks" runs Keras's fit BLOCK_STEPS steps per execution where the backend can."""
+    `distribution`, a started keras_impl.distribute.Distribution, if given), `judged` the scratch
+    network by default, to be compared as `check` says (default_check by default): "blocks" runs
+    Keras's fit BLOCK_STEPS steps per execution where the backend can."""
     where = device.configure(config.dtype, config.seed)
     data = data or config.load_dataset()
-    network = network or config.build_network(data)
+    judged = judged or our_network(config, data)
+    check = check or default_check(judged, distribution)
     together = BLOCK_STEPS if check == "blocks" and runs_steps_together() else 1
     metrics = [StepLosses(keras_loss(config.loss), BLOCK_STEPS)] if check == "blocks" else []
-    model = build_twin(network, config, steps_per_execution=together, metrics=metrics)
+    model = build_twin(judged, config, steps_per_execution=together, metrics=metrics)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
-    return Twins(config, where, data, network, model, plan, distribution, check, metrics[0] if metrics else None)
-
-
-def weights_digest(network):
-    """SHA-256 of the scratch weights' bytes: equal digests mean bitwise-equal weights."""
-    digest = hashlib.sha256()
-    for p in network.parameter_copies():
-        digest.update(np.ascontiguousarray(p).tobytes())
-    return digest.hexdigest()
+    return Twins(config, where, data, judged, model, plan, distribution, check, metrics[0] if metrics else None)
 
 
 def run_gradient_check(config, network=None, data=None, print_=print):
     """The gradient check alone, as `compare gradcheck` runs it; returns its report."""
-    twins = build_twins(config, network, data)
+    twins = build_twins(config, network, data, check="every-step")
     rows = twins.check_gradients()
-    print_(f"{twins.network} on {twins.data.name}, Keras on {twins.where}")
-    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
-    result, batch_size = verdict(rows), len(twins.first_batch()[0])
-    print_(f"verdict: {result} (gradients at step 0, a batch of {batch_size})")
-    return {"config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
-            "gradients": {"batch_size": batch_size, "layers": [asdict(r) for r in rows]},
-            "verdict": result, "keras_departures": keras_departures(twins),
-            "implementation": implementation(twins.network)}
+    print_(f"{twins.judged} on {twins.data.name}, Keras on {twins.where}")
+    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], twins.judged.whose))
+    report = reporting.gradient_report(twins, rows)
+    print_(f"verdict: {report['verdict']} (gradients at step 0, a batch of {report['gradients']['batch_size']})")
+    return report
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None,
                    distribution=None, check=None):
-    """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `files`:
-    what it writes where (RunFiles; default: a run folder of its own); `distribution`: a started
+    """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `network`:
+    the network judged (compare/judged.py; default: the scratch network); `files`: what it writes
+    where (RunFiles; default: a run folder of its own); `distribution`: a started
     keras_impl.distribute.Distribution that trains the Keras twin, or None; `check`: "blocks"
-    (compare/blocks.py) or "every-step" (compare/lockstep.py); by default blocks, but every step
-    when distributed (a replay would need the strategy's other replicas) and for your network
-    (a replay restores its weights, not whatever else it keeps)."""
-    check = check or ("every-step" if distribution or isinstance(network, YourNetwork) else "blocks")
+    (compare/blocks.py) or "every-step" (compare/lockstep.py), by default as default_check says."""
     with distribution.scope() if distribution else nullcontext():
         return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
                              distribution, check)
@@ -131,19 +122,18 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
     with stopwatch.part("start-up"):
         twins = build_twins(config, network, data, distribution, check)
     keras_on = f"{twins.where}, {distribution}" if distribution else twins.where
-    print_(f"Comparing {twins.network} on {twins.data.name} ({len(twins.data.x_train)} training, "
+    print_(f"Comparing {twins.judged} on {twins.data.name} ({len(twins.data.x_train)} training, "
            f"{len(twins.data.x_val)} validation examples), Keras on {keras_on}")
     with stopwatch.part("gradient check"):
         rows = twins.check_gradients()
-    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], whose(twins.network)))
+    print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], twins.judged.whose))
     with stopwatch.part("TensorBoard"):
         logs = ComparisonLogs(run_dir, config, config.lr, files.agreement, files.scratch)
         logs.log_gradients(rows)
     with ExitStack() as after_training:
         keras_board = tensorboard_callback(os.path.join(run_dir, files.keras), histogram_freq=1)
-        lockstep, epochs, interrupted_by = train_in_lockstep(twins, logs, keras_board, stopwatch, print_,
-                                                             after_training)
-        report = build_report(twins, rows, lockstep, epochs, run_dir)
+        findings, interrupted_by = train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training)
+        report = reporting.comparison_report(twins, rows, findings, run_dir)
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
         with stopwatch.part("report"):
             reporting.plot(report, os.path.join(run_dir, files.plot))
@@ -155,107 +145,44 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
     return report
 
 
+def lockstep_callback(twins, findings, stopwatch, on_epoch):
+    """The callback that drives the judged network beside Keras's fit and checks the twins."""
+    config, data = twins.config, twins.data
+    runner = EpochRunner(twins.judged, data.x_train, data.y_train, config.loss, twins.plan, (data.x_val, data.y_val))
+    lockstep = Lockstep(runner, StepCheck(twins.judged), findings, config.momentum, stopwatch, on_epoch)
+    if twins.check == "blocks":
+        return InBlocks(lockstep, KerasReplay(twins.judged, config, config.momentum), twins.step_loss_metric)
+    return EveryStep(lockstep)
+
+
 def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training):
-    """Keras's fit with the Lockstep callback; returns (lockstep, epoch entries, signal name or None).
-    From the moment training ends (or is interrupted), signals wait until `after_training` closes."""
-    epochs = []
+    """Keras's fit with the lockstep callback; returns (its Findings, signal name or None). From the
+    moment training ends (or is interrupted), signals wait until `after_training` closes."""
+    config, data = twins.config, twins.data
+    findings = Findings(TOLERANCES[config.dtype], twins.judged.parameter_names(),
+                        config.epochs * twins.plan.steps_per_epoch, BLOCK_STEPS if twins.check == "blocks" else None)
 
     def on_epoch(entry, scratch_logs, keras_logs):
         with stopwatch.part("TensorBoard"), deferred():  # the report and the event files hold the same epochs
-            epochs.append(entry)
+            findings.epoch(entry)
             logs.log_epoch(entry.epoch - 1, scratch_logs, keras_logs, entry.max_abs_weight_diff_per_tensor,
-                           twins.network)
-        header = reporting.epoch_header(whose(twins.network), twins.check) + "\n" if entry.epoch == 1 else ""
+                           twins.judged)
+        header = reporting.epoch_header(twins.judged.whose, twins.check) + "\n" if entry.epoch == 1 else ""
         print_(header + reporting.epoch_row(entry))
 
-    config, data = twins.config, twins.data
-    validation = (data.x_val, data.y_val)
-    step = your_train_step if isinstance(twins.network, YourNetwork) else train_step
-    runner = EpochRunner(twins.network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                         twins.plan, validation, step)
-    names = twins.network.parameter_names()
-    step_check = StepCheck(twins.network, config.loss, config.build_optimizer(), names, step)
-    arguments = (runner, step_check, config.momentum, names, TOLERANCES[config.dtype], stopwatch,
-                 config.epochs * twins.plan.steps_per_epoch, on_epoch)
-    if twins.check == "blocks":
-        lockstep = Blocks(*arguments, replay=KerasReplay(twins.network, config, config.momentum),
-                          step_loss_metric=twins.step_loss_metric)
-    else:
-        lockstep = Lockstep(*arguments)
-    interrupted_by = None
+    callback, interrupted_by = lockstep_callback(twins, findings, stopwatch, on_epoch), None
     signals_interrupt()  # from here a signal stops training and the partial report is written
     try:
         with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"), \
                 twins.distribution.guard() if twins.distribution else nullcontext():  # NaN: caught by loss
-            fit_with_plan(twins.model, data.x_train, data.y_train, twins.plan, config.epochs, validation,
-                          callbacks=[lockstep, keras_board], verbose=0)
+            fit_with_plan(twins.model, data.x_train, data.y_train, twins.plan, config.epochs, (data.x_val, data.y_val),
+                          callbacks=[callback, keras_board], verbose=0)
     except KeyboardInterrupt as e:
         interrupted_by = signal_name(e)
         print_(f"Interrupted ({interrupted_by}): writing the partial report.")
     finally:
         after_training.enter_context(deferred())  # from here on the report is written whole
         with stopwatch.part("TensorBoard"):
-            logs.log_steps(lockstep.series(), getattr(lockstep, "blocks", None))
+            logs.log_steps(findings.series(), findings.blocks)
             logs.close()
-    return lockstep, epochs, interrupted_by
-
-
-def build_report(twins, rows, lockstep, epochs, run_dir):
-    """The report's keys (docs/design.md) from what the run found, as plain JSON-ready values."""
-    config = twins.config
-    result = verdict(rows, lockstep.parting, lockstep.non_finite, lockstep.step_mismatch)
-    steps = lockstep.series()
-    drift = drift_of(steps["weight_gap"]) if result == "drift" else None
-    return {
-        "config": config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
-        "tolerances": asdict(TOLERANCES[config.dtype]),
-        "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
-        "epochs": [asdict(e) for e in epochs],
-        "check": check_report(twins, lockstep), "steps": steps, "blocks": getattr(lockstep, "blocks", None),
-        "first_divergence": lockstep.parting and asdict(lockstep.parting),
-        "first_step_mismatch": lockstep.step_mismatch and asdict(lockstep.step_mismatch),
-        "non_finite": lockstep.non_finite and asdict(lockstep.non_finite),
-        "verdict": result, "drift": drift and asdict(drift),
-        "keras_departures": keras_departures(twins),
-        "scratch_weights_sha256": weights_digest(twins.network), "logdir": run_dir,
-        "implementation": implementation(twins.network), "distribute": distribute_report(twins, lockstep),
-    }
-
-
-def check_report(twins, lockstep):
-    """The report's `check`: how the twins were compared (every step, or in blocks with replays)."""
-    if twins.check != "blocks":
-        return {"mode": "every-step", "block_steps": 1, "replayed": [], "not_exact": None}
-    return {"mode": "blocks", "block_steps": lockstep.block_steps, "replayed": lockstep.replayed,
-            "not_exact": lockstep.not_exact}
-
-
-def distribute_report(twins, lockstep):
-    """The report's `distribute`: the strategy, its steps that split unevenly and, when the first step
-    mismatch is one of them, what Keras computed there (compare/replicas.py); None if not distributed."""
-    if twins.distribution is None:
-        return None
-    spec, steps_run = twins.distribution.spec, lockstep.step
-    uneven = [u for u in replicas.uneven_steps(twins.plan, twins.config.epochs, spec.replicas) if u["step"] < steps_run]
-    return {**twins.distribution.as_dict(), "uneven_steps": uneven,
-            "explanation": replicas.explain(twins.network, twins.config, lockstep, uneven)}
-
-
-def keras_departures(twins):
-    """keras_impl.departures_of this run on the backend Keras runs on."""
-    spec = twins.distribution and twins.distribution.spec
-    return departures_of(twins.config, keras.backend.backend(), spec, len(twins.data.x_train))
-
-
-def whose(network):
-    """What the printed tables call the network checked: scratch's, or yours."""
-    return "yours" if isinstance(network, YourNetwork) else "scratch"
-
-
-def implementation(network):
-    """null for the scratch network; for yours, where it came from and how it takes its steps."""
-    if not isinstance(network, YourNetwork):
-        return None
-    layout = network.layout
-    update = f"your {layout.update_method}" if layout.has_update else "the harness's SGD applied to your gradients"
-    return {"path": layout.path, "layout": layout.name, "update": update}
+    return findings, interrupted_by

@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_impl.twin import build_twin
 
-from .step_check import KerasState, bitwise_equal
+from .state import State, bitwise_equal
 
 
 @dataclass
@@ -26,10 +26,9 @@ class Checkpoint:
     step: int
     epoch: int
     index: int
-    keras: KerasState  # read whole: with every optimizer variable
-    scratch: list  # copies of the scratch parameters [W^1, b^1, ...]
-    velocities: list  # copies of the scratch optimizer's velocities (its own order), or None
-    gap: float  # the trajectories' gap here, max |w_scratch - w_keras| / max(1, |w|)
+    keras: State  # read whole: with every optimizer variable
+    scratch: State  # the judged network's snapshot
+    gap: float  # the trajectories' gap here, max |w_scratch - w_keras| / max(1, |w_keras|)
 
 
 @dataclass
@@ -43,21 +42,8 @@ class Block:
     end: Checkpoint
 
 
-def scratch_checkpoint(runner, step, epoch, index, keras, gap):
-    """A Checkpoint of the scratch side as it is now (the runner's network and optimizer), with Keras's."""
-    velocities = runner.optimizer.velocities
-    return Checkpoint(step, epoch, index, keras, runner.network.parameter_copies(),
-                      None if velocities is None else [v.copy() for v in velocities], gap)
-
-
-def load_scratch(runner, checkpoint):
-    """Take the scratch network and its optimizer back to `checkpoint`."""
-    runner.network.set_parameters(checkpoint.scratch)
-    runner.optimizer.velocities = None if checkpoint.velocities is None else [v.copy() for v in checkpoint.velocities]
-
-
 def load_keras(model, state):
-    """Give `model` the weights and optimizer variables of `state` (a KerasState read whole). Read
+    """Give `model` the weights and optimizer variables of `state` (a State read whole). Read
     before fit's first step built the optimizer, a state has only its step count and learning rate:
     the velocities it had not made yet start at zero, as a new optimizer's do."""
     if not model.optimizer.built:
@@ -68,21 +54,13 @@ def load_keras(model, state):
         variable.assign(state.optimizer[i] if i < len(state.optimizer) else np.zeros(variable.shape, variable.dtype))
 
 
-def differences(runner, keras_state, checkpoint):
-    """[] when the scratch side (runner) and `keras_state` hold bitwise the states of `checkpoint`;
-    otherwise the sides that do not, with their largest difference, e.g. ['keras 1.1e-16']."""
-    scratch = KerasState(runner.network.parameter_copies(), list(runner.optimizer.velocities or []))
-    recorded = KerasState(checkpoint.scratch, list(checkpoint.velocities or []))
-    sides = {"scratch": (scratch, recorded), "keras": (keras_state, checkpoint.keras)}
+def differences(scratch, keras_state, checkpoint):
+    """[] when the judged network's state `scratch` and `keras_state` are bitwise the states of
+    `checkpoint`; otherwise the sides that are not, with their largest difference, e.g. ['keras 1.1e-16']."""
+    sides = {"scratch": (scratch, checkpoint.scratch), "keras": (keras_state, checkpoint.keras)}
     if not all(bitwise_equal(a, b) for a, b in zip(keras_state.optimizer, checkpoint.keras.optimizer)):
-        sides["keras optimizer"] = (KerasState(keras_state.optimizer, []), KerasState(checkpoint.keras.optimizer, []))
-    return [f"{side} {largest_difference(a, b):.1e}" for side, (a, b) in sides.items() if not a.equals(b)]
-
-
-def largest_difference(a, b):
-    """max |a - b| over the weights and velocities of two KerasStates."""
-    pairs = list(zip(a.weights, b.weights)) + list(zip(a.velocities, b.velocities))
-    return max(float(np.max(np.abs(np.asarray(x, np.float64) - y))) for x, y in pairs)
+        sides["keras optimizer"] = (State(keras_state.optimizer, []), State(checkpoint.keras.optimizer, []))
+    return [f"{side} {a.largest_difference(b):.1e}" for side, (a, b) in sides.items() if not a.equals(b)]
 
 
 class KerasReplay:
@@ -99,7 +77,7 @@ class KerasReplay:
         load_keras(self.model, checkpoint.keras)
 
     def state(self):
-        return KerasState.read(self.model, self.momentum, whole=True)
+        return State.of_keras(self.model, self.momentum, whole=True)
 
     def run(self, batches, batch_size, on_step):
         """Train on `batches` ([(x, y, labels)], in order) by fit; after each step calls
@@ -111,7 +89,7 @@ class KerasReplay:
 
 
 class EachStep(keras.callbacks.Callback):
-    """Calls on_step(k, running mean loss, KerasState after step k) after each step; stops fit when
+    """Calls on_step(k, running mean loss, Keras's State after step k) after each step; stops fit when
     on_step returns False."""
 
     def __init__(self, on_step, momentum):
@@ -119,5 +97,5 @@ class EachStep(keras.callbacks.Callback):
         self.on_step, self.momentum = on_step, momentum
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self.on_step(batch, float(logs["loss"]), KerasState.read(self.model, self.momentum)):
+        if not self.on_step(batch, float(logs["loss"]), State.of_keras(self.model, self.momentum)):
             self.model.stop_training = True

@@ -10,8 +10,6 @@ NumPy with the scratch network's per-replica gradients, and measures how close i
 state after it.
 """
 from keras_impl.distribute import batch_sizes, replica_sizes
-from scratch import losses
-from scratch.network import Network
 
 from .step_check import StepCheck
 
@@ -27,34 +25,33 @@ def uneven_steps(plan, epochs, replicas):
             for epoch in range(epochs) for k, parts in uneven]
 
 
-def replica_mean_step(network, x, y, loss, optimizer, sizes):
-    """One SGD step along (1/N) sum_r grad C_r, the replicas' parts of (x, y) having `sizes`: an
-    empty part adds nothing but still counts in N, as in Keras."""
-    loss, gradients, start = losses.get(loss), None, 0
+def replica_mean_step(judged, x, y, sizes):
+    """One step of `judged`'s optimizer along (1/N) sum_r grad C_r, the replicas' parts of (x, y)
+    having `sizes`: an empty part adds nothing but still counts in N, as in Keras."""
+    gradients, start = None, 0
     for size in sizes:
         if size:
-            nabla_w, nabla_b, _, _ = network.backprop(x[start:start + size], y[start:start + size], loss)
-            part = nabla_w + nabla_b
+            part = judged.gradients(x[start:start + size], y[start:start + size])
             gradients = part if gradients is None else [g + p for g, p in zip(gradients, part)]
         start += size
-    optimizer.apply(network.weights + network.biases, [g / len(sizes) for g in gradients])
+    judged.apply_gradients([g / len(sizes) for g in gradients])
 
 
-def explain(network, config, lockstep, uneven):
-    """The report's explanation of the first step mismatch (Lockstep.step_mismatch) when it falls on
+def explain(judged, findings, uneven):
+    """The report's explanation of the first step mismatch (findings.step_mismatch) when it falls on
     one of the `uneven` steps (uneven_steps), else None."""
-    mismatch, states = lockstep.step_mismatch, lockstep.mismatch_states
+    mismatch, states = findings.step_mismatch, findings.mismatch_states
     at = next((u for u in uneven if mismatch and u["step"] == mismatch.step), None)
     if at is None or states is None:
         return None
     explanation = {**at, "keras_computed": KERAS_RULE, "error_of_keras_rule": None,
-                   "error_of_batch_mean": lockstep.step_errors[mismatch.step]}
-    if type(network) is Network:  # your network's own update cannot be split by replica
-        def keras_step(probe, x, y, loss, optimizer, labels):
-            replica_mean_step(probe, x, y, loss, optimizer, at["replica_sizes"])
-            return 0.0, 0
+                   "error_of_batch_mean": findings.steps["update_error"][mismatch.step]}
+    if judged.applies_gradients:  # a network's own update cannot be split by replica
+        def keras_step(probe, x, y, labels):
+            replica_mean_step(probe, x, y, at["replica_sizes"])
+            return 0.0
 
-        check = StepCheck(network, config.loss, config.build_optimizer(), network.parameter_names(), keras_step)
         before, after, (x, y, labels) = states
-        explanation["error_of_keras_rule"] = max(check.errors(before, after, x, y, labels)[0].values())
+        errors, _ = StepCheck(judged, keras_step).errors(before, after, x, y, labels)
+        explanation["error_of_keras_rule"] = max(errors.values())
     return explanation

@@ -1,10 +1,75 @@
-"""What a comparison prints and writes: the gradient table, a row per epoch, the verdict, the JSON
-report and a PNG of both training curves with their difference on a log axis."""
+"""What a comparison prints and writes: the report (built from the run's Findings, docs/design.md),
+the gradient table, a row per epoch, the verdict, the JSON file and a PNG of both training curves
+with their difference on a log axis."""
+import hashlib
 import json
 import os
 from dataclasses import asdict, is_dataclass
 
 import numpy as np
+
+from .records import drift_of, verdict
+from .tolerances import TOLERANCES
+
+
+def comparison_report(twins, rows, findings, run_dir):
+    """The report's keys (docs/design.md) from step 0's GradientRows and the run's Findings, as
+    plain JSON-ready values."""
+    result = verdict(rows, findings.parting, findings.non_finite, findings.step_mismatch)
+    steps = findings.series()
+    drift = drift_of(steps["weight_gap"]) if result == "drift" else None
+    return {
+        **gradient_report(twins, rows), "tolerances": asdict(TOLERANCES[twins.config.dtype]),
+        "epochs": [asdict(e) for e in findings.epochs], "check": findings.check, "steps": steps,
+        "blocks": findings.blocks, "first_divergence": findings.parting and asdict(findings.parting),
+        "first_step_mismatch": findings.step_mismatch and asdict(findings.step_mismatch),
+        "non_finite": findings.non_finite and asdict(findings.non_finite),
+        "verdict": result, "drift": drift and asdict(drift),
+        "scratch_weights_sha256": weights_digest(twins.judged), "logdir": run_dir,
+        "distribute": distribute_report(twins, findings),
+    }
+
+
+def gradient_report(twins, rows):
+    """The keys of a report that step 0's gradient check gives (all of `compare gradcheck`'s)."""
+    import keras
+
+    return {"config": twins.config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
+            "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
+            "verdict": verdict(rows), "keras_departures": keras_departures(twins),
+            "implementation": twins.judged.implementation}
+
+
+def weights_digest(judged):
+    """SHA-256 of the judged network's weights' bytes: equal digests mean bitwise-equal weights."""
+    digest = hashlib.sha256()
+    for p in judged.parameter_copies():
+        digest.update(np.ascontiguousarray(p).tobytes())
+    return digest.hexdigest()
+
+
+def distribute_report(twins, findings):
+    """The report's `distribute`: the strategy, its steps that split unevenly and, when the first step
+    mismatch is one of them, what Keras computed there (compare/replicas.py); None if not distributed."""
+    from . import replicas
+
+    if twins.distribution is None:
+        return None
+    spec = twins.distribution.spec
+    uneven = [u for u in replicas.uneven_steps(twins.plan, twins.config.epochs, spec.replicas)
+              if u["step"] < findings.steps_run]
+    return {**twins.distribution.as_dict(), "uneven_steps": uneven,
+            "explanation": replicas.explain(twins.judged, findings, uneven)}
+
+
+def keras_departures(twins):
+    """keras_impl.departures_of this run on the backend Keras runs on."""
+    import keras
+
+    from keras_impl import departures_of
+
+    spec = twins.distribution and twins.distribution.spec
+    return departures_of(twins.config, keras.backend.backend(), spec, len(twins.data.x_train))
 
 
 def gradient_table(rows, tolerances, ours="scratch"):
@@ -130,7 +195,7 @@ def drift_words(report):
         words += (": the gap between the trajectories (max |d w| / max(1, |w|)) grew from "
                   f"{growth['from_gap']:.1e} at step {growth['from_step']} to {growth['to_gap']:.2g} at step "
                   f"{growth['to_step']}, doubling about every {growth['doubling_steps']:.0f} steps")
-    return words + (f"; agreement ({report['tolerances']['weight_abs']:g}) was first lost at step {where['step']} "
+    return words + (f"; agreement ({report['tolerances']['weight_rel']:g}) was first lost at step {where['step']} "
                     f"(epoch {where['epoch']}) in {where['tensor']}. Not a bug: a smaller --lr keeps the twins "
                     "together longer.")
 
@@ -224,7 +289,7 @@ def plot_differences(axes, report, epochs):
         if zeros:
             axes.plot(zeros, [0.03] * len(zeros), "v", color=color, transform=bottom_edge,
                       label=f"{label} exactly 0")
-    tolerance = report.get("tolerances", {}).get("weight_abs")
+    tolerance = report.get("tolerances", {}).get("weight_rel")
     if tolerance:
         axes.axhline(tolerance, color="red", linestyle=":", label=f"weight tolerance {tolerance:g} x max(1, |w|)")
     where = report.get("first_divergence")

@@ -9,10 +9,12 @@
   [(n_out, 1), ...]; feedforward(a) for one column; backprop(x, y) for one column example returning
   (nabla_b, nabla_w); optionally update_mini_batch(mini_batch, eta) over (x, y) column pairs.
 
-`YourNetwork` adapts either to what the harness asks of scratch.network.Network. Its costs take the
-network's output as probabilities (it shows no logits), and an exception raised in your code comes
-back as YourCodeFailed, which shows your frames of the traceback.
+`YourNetwork` puts either behind the protocol through which the harness judges every network
+(compare/judged.py). Its costs take the network's output as probabilities (it shows no logits), and
+an exception raised in your code comes back as YourCodeFailed, which shows your frames of the
+traceback.
 """
+import copy
 import importlib.util
 import os
 import sys
@@ -22,7 +24,10 @@ import numpy as np
 
 from scratch import activations as activations_module
 from scratch import losses as losses_module
-from scratch.network import Network, count_correct, labels_of
+from scratch.network import count_correct, labels_of, parameter_names
+
+from .judged import COPIES_OF_PARAMETERS
+from .state import kernels_then_biases, load_velocities, with_velocities
 
 PROBABILITIES = activations_module.get("linear")  # costs of an output whose logits are unknown
 
@@ -174,24 +179,34 @@ def column(values):
 
 
 class YourNetwork:
-    """Your network as the harness sees a scratch Network: sizes, activations (the run's, which your
-    network must compute), parameters in Keras's order, gradients, costs and a training step."""
+    """Your network behind the protocol of compare/judged.py: sizes, activations (the run's, which
+    your network must compute), parameters in Keras's order, gradients, costs and a training step:
+    your own update method if the network has one, else `optimizer`'s step on your gradients."""
 
-    check_input = Network.check_input  # these use only sizes, dtype, num_layers and live_parameters
-    parameter_names = Network.parameter_names
-    non_finite_parameters = Network.non_finite_parameters
+    whose, replayable = "yours", False  # a replay would restore your weights, not whatever else you keep
 
-    def __init__(self, layout, sizes, activations):
+    def __init__(self, layout, sizes, activations, loss, optimizer):
         self.layout, self.sizes, self.dtype = layout, list(sizes), np.float64
         self.activation_functions = [activations_module.get(name) for name in activations]
-
-    @property
-    def num_layers(self):
-        return len(self.sizes) - 1
+        self.loss, self.optimizer = losses_module.get(loss), optimizer
 
     def __repr__(self):
         return f"your {self.layout.name}-layout network ({os.path.basename(self.layout.path)}, " \
                f"{'-'.join(map(str, self.sizes))})"
+
+    @property
+    def implementation(self):
+        """Where it came from and how it takes its steps."""
+        layout = self.layout
+        update = f"your {layout.update_method}" if layout.has_update else "the harness's SGD applied to your gradients"
+        return {"path": layout.path, "layout": layout.name, "update": update}
+
+    @property
+    def applies_gradients(self):
+        return not self.layout.has_update
+
+    def parameter_names(self):
+        return parameter_names(len(self.sizes) - 1)
 
     def expected_shapes(self):
         return [shape for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]) for shape in ((n_in, n_out), (n_out,))]
@@ -208,46 +223,52 @@ class YourNetwork:
     def parameter_copies(self):
         return self.checked(self.layout.get(), "weights")
 
-    live_parameters = parameter_copies  # the harness only reads them
-
     def set_parameters(self, parameters):
         self.layout.set(self.checked(list(parameters), "weights to load"))
 
     def output(self, x):
         return self.layout.output(x, self.sizes[-1])
 
-    def backprop(self, x, y, loss):
-        """(nabla_w, nabla_b, None, None): your gradients of the batch cost, split as backprop's."""
-        gradients = self.checked(self.layout.gradients(x, y), "gradients")
-        return gradients[0::2], gradients[1::2], None, None
+    def gradients(self, x, y):
+        return self.checked(self.layout.gradients(x, y), "gradients")
 
-    def cost(self, x, y, loss):
+    def cost(self, x, y):
         a = self.output(x)
-        return losses_module.get(loss).value(a, a, y, PROBABILITIES)
+        return self.loss.value(a, a, y, PROBABILITIES)
 
-    def evaluate(self, x, y, loss):
+    def evaluate(self, x, y):
         a = self.output(x)
-        return float(losses_module.get(loss).value(a, a, y, PROBABILITIES)), count_correct(a, labels_of(y)) / len(y)
+        return float(self.loss.value(a, a, y, PROBABILITIES)), count_correct(a, labels_of(y)) / len(y)
 
-    def step(self, x, y, optimizer):
-        """One SGD step on (x, y): your own update method if the network has one, else the
-        optimizer's step on your gradients."""
+    def train_step(self, x, y, labels=None):
+        """The pre-update cost and correct count on (x, y), then one training step."""
+        a = self.output(x)
+        cost = float(self.loss.value(a, a, y, PROBABILITIES))
+        correct = count_correct(a, labels_of(y) if labels is None else labels)
         if self.layout.has_update:
-            self.layout.update(x, y, optimizer.learning_rate)
-            return
+            self.layout.update(x, y, self.optimizer.learning_rate)
+        else:
+            self.apply_gradients(self.gradients(x, y))
+        return cost, correct
+
+    def apply_gradients(self, gradients):
         parameters = self.parameter_copies()
-        gradients = self.checked(self.layout.gradients(x, y), "gradients")
-        optimizer.apply(parameters[0::2] + parameters[1::2], gradients[0::2] + gradients[1::2])
+        self.optimizer.apply(kernels_then_biases(parameters), kernels_then_biases(gradients))
         self.set_parameters(parameters)
 
+    def non_finite_tensors(self):
+        return [name for name, p in reversed(list(zip(self.parameter_names(), self.parameter_copies())))
+                if not np.isfinite(p).all()]
 
-def your_train_step(network, x, y, loss, optimizer, labels=None):
-    """scratch.training.train_step for YourNetwork: the pre-update cost and correct count, then the step."""
-    a = network.output(x)
-    cost = float(losses_module.get(loss).value(a, a, y, PROBABILITIES))
-    correct = count_correct(a, labels_of(y) if labels is None else labels)
-    network.step(x, y, optimizer)
-    return cost, correct
+    def snapshot(self):
+        return with_velocities(self.parameter_copies(), self.optimizer)
+
+    def restore(self, state):
+        self.set_parameters(state.weights)
+        load_velocities(self.optimizer, state.velocities)
+
+    def probe(self, float64=False):
+        return copy.deepcopy(self)
 
 
 def build(source, config, data):
@@ -256,14 +277,15 @@ def build(source, config, data):
     examples, all before TensorFlow starts; ValueError for bad input."""
     if config.dtype != "float64":
         raise ValueError("--implementation checks your network in float64: leave out --dtype float32")
-    scratch = config.build_network(data)
+    scratch = config.build_network(data, COPIES_OF_PARAMETERS)
     network, path = made_by(source, scratch.sizes) if callable(source) else load(source, scratch.sizes)
     layout = layout_of(network, path)
     if layout.has_update and config.momentum:
         raise ValueError(f"your network's own {layout.update_method} takes plain SGD steps: leave out --momentum "
                          f"(or remove {layout.update_method}, and the harness applies SGD with momentum to your "
                          "gradients)")
-    yours = YourNetwork(layout, scratch.sizes, [f.name for f in scratch.activation_functions])
+    yours = YourNetwork(layout, scratch.sizes, [f.name for f in scratch.activation_functions], config.loss,
+                        config.build_optimizer())
     start = scratch.parameter_copies()
     yours.set_parameters(start)
     if not all(np.array_equal(a, b) for a, b in zip(yours.parameter_copies(), start)):
@@ -271,6 +293,6 @@ def build(source, config, data):
                          "stored as given (docs/your-own-network.md)")
     x, y = data.x_train[:2], data.y_train[:2]
     yours.output(x)
-    yours.backprop(x, y, config.loss)  # shapes checked now
+    yours.gradients(x, y)  # shapes checked now
     yours.set_parameters(start)
     return yours

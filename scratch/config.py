@@ -5,9 +5,12 @@ optimizer; both twins are built from the same Config.
 """
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from . import activations, datasets, initializers, losses
 from .batches import BatchPlan
-from .network import Network, check_sizes, resolve_dtype
+from .limits import check_fits
+from .network import Network, check_sizes, parameter_count, resolve_dtype
 from .optimizers import SGD
 from .training import check_epochs
 
@@ -17,6 +20,7 @@ TRUTH_TABLE_RECIPE = {"hidden": [8], "activation": "tanh", "lr": 5.0}
 # lr 3.0 to learn XOR (it stays at 75 %). 8 tanh units at lr 5.0 learn both tables within 20 epochs
 # for every seed 0-9.
 RECIPES = {"xor": TRUTH_TABLE_RECIPE, "vacation": TRUTH_TABLE_RECIPE}
+TRAINING_COPIES = 3  # of the parameters while training: weights, gradients and velocities
 
 
 @dataclass
@@ -66,8 +70,12 @@ class Config:
     def sizes(self, data):
         return [data.n_features, *self.hidden, data.n_outputs]
 
-    def build_network(self, data):
-        """The network for `data`: its inputs, the hidden layers, one output neuron per target column."""
+    def build_network(self, data, copies=TRAINING_COPIES):
+        """The network for `data`: its inputs, the hidden layers, one output neuron per target column;
+        ValueError if `copies` of its parameters would not fit in memory."""
+        sizes = self.sizes(data)
+        check_fits(copies * parameter_count(sizes) * np.dtype(resolve_dtype(self.dtype)).itemsize,
+                   f"a {'-'.join(map(str, sizes))} network with its training state", "choose smaller layer sizes")
         return Network(
             self.sizes(data),
             [self.activation] * len(self.hidden) + [self.output_activation],

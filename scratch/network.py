@@ -12,14 +12,11 @@ Backpropagation, in matrix form for the whole batch (the primer's BP1-BP4):
     dC/db^l = sum over the batch of delta^l              (BP3)
     dC/dW^l = a^{l-1}T delta^l                          (BP4)
 """
-import functools
-
 import numpy as np
 
 from . import activations as activations_module
 from . import losses as losses_module
 from .initializers import initialize
-from .limits import check_fits
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -39,11 +36,6 @@ def check_sizes(sizes):
     return [int(s) for s in sizes]
 
 
-# weights, gradients and velocities here; as many again in a Keras twin; and in the comparison's
-# per-step check, a probe network's three and Keras's weights and velocities before and after a step
-COPIES_OF_PARAMETERS = 13
-
-
 def parameter_count(sizes):
     """Weights and biases of a network with layer sizes [n_0, ..., n_L]: sum of (n_{l-1} + 1) n_l."""
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
@@ -60,8 +52,6 @@ class Network:
             raise ValueError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
         self.sizes = sizes
         self.dtype = resolve_dtype(dtype)
-        check_fits(COPIES_OF_PARAMETERS * parameter_count(sizes) * np.dtype(self.dtype).itemsize,
-                   f"a {'-'.join(map(str, sizes))} network with its training state", "choose smaller layer sizes")
         self.activation_functions = [activations_module.get(name) for name in activations]
         self.weights, self.biases = initialize(initializer, sizes, seed, self.dtype)
 
@@ -71,16 +61,7 @@ class Network:
 
     def check_input(self, x, what="input"):
         """x as a 2-D array of this network's dtype; ValueError if its shape or values are wrong."""
-        x = np.asarray(x, dtype=self.dtype)
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(
-                f"{what} has shape {x.shape} but the network takes {self.sizes[0]} features per row"
-            )
-        if len(x) == 0:
-            raise ValueError(f"{what} is empty: give at least one example")
-        if not np.isfinite(x).all():
-            raise ValueError(f"{what} contains NaN or inf: clean or impute the data first")
-        return x
+        return check_input(x, self.sizes[0], self.dtype, what)
 
     def forward(self, x):
         """All weighted inputs zs = [z^1..z^L] and activations [a^0..a^L] for a batch x."""
@@ -94,31 +75,27 @@ class Network:
 
     def feedforward(self, x):
         """a^L for a batch x: the network's output."""
-        a = x
-        for w, b, f in zip(self.weights, self.biases, self.activation_functions):
-            a = f(a @ w + b)
-        return a
+        zs, activations = self.forward(x)
+        return activations[-1]
 
     def predict(self, x):
         """The output a^L for the examples in x, after checking x."""
         return self.feedforward(self.check_input(x))
 
-    def backprop(self, x, y, loss):
-        """(nabla_w, nabla_b, zs, activations): the gradients dC/dW^l and dC/db^l for the batch
-        (x, y), by BP1-BP4, and the forward pass they came from."""
+    def backprop(self, x, y, loss, forward_pass=None):
+        """(nabla_w, nabla_b): the gradients dC/dW^l and dC/db^l for the batch (x, y), by BP1-BP4.
+        `forward_pass`: forward(x)'s (zs, activations), when the caller has them already."""
         loss = losses_module.get(loss)
-        zs, activations = self.forward(x)
+        zs, activations = forward_pass or self.forward(x)
         delta = loss.output_delta(zs[-1], activations[-1], y, self.activation_functions[-1])  # BP1
-        layers = self.num_layers
-        nabla_w, nabla_b = [None] * layers, [None] * layers
-        ones = ones_vector(len(x), self.dtype)
-        for l in reversed(range(layers)):
+        nabla_w, nabla_b = [None] * self.num_layers, [None] * self.num_layers
+        for l in reversed(range(self.num_layers)):
             nabla_w[l] = np.dot(activations[l].T, delta)  # BP4
-            nabla_b[l] = np.dot(ones, delta)  # BP3: the sum over the batch, 1^T delta
+            nabla_b[l] = np.dot(np.ones(len(x), self.dtype), delta)  # BP3: the sum over the batch, 1^T delta
             if l > 0:  # BP2; the input layer needs no delta
                 f = self.activation_functions[l - 1]
                 delta = f.backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
-        return nabla_w, nabla_b, zs, activations
+        return nabla_w, nabla_b
 
     def cost(self, x, y, loss):
         """C(w, b) on the batch (x, y)."""
@@ -157,19 +134,28 @@ class Network:
 
     def parameter_names(self):
         """Names matching parameter_copies(): dense_1/kernel, dense_1/bias, ..."""
-        return [f"dense_{l + 1}/{kind}" for l in range(self.num_layers) for kind in ("kernel", "bias")]
+        return parameter_names(self.num_layers)
 
     def __repr__(self):
         layers = ", ".join(f"{n}:{f.name}" for n, f in zip(self.sizes[1:], self.activation_functions))
         return f"Network({self.sizes[0]} -> {layers}, {np.dtype(self.dtype).name})"
 
 
-@functools.lru_cache(maxsize=16)
-def ones_vector(n, dtype):
-    """1, a read-only vector of n ones: 1^T delta sums delta over the batch, faster than delta.sum(axis=0)."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
+def check_input(x, n_features, dtype, what="input"):
+    """x as a 2-D array of `dtype` with `n_features` columns; ValueError if its shape or values are wrong."""
+    x = np.asarray(x, dtype=dtype)
+    if x.ndim != 2 or x.shape[1] != n_features:
+        raise ValueError(f"{what} has shape {x.shape} but the network takes {n_features} features per row")
+    if len(x) == 0:
+        raise ValueError(f"{what} is empty: give at least one example")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or inf: clean or impute the data first")
+    return x
+
+
+def parameter_names(num_layers):
+    """dense_1/kernel, dense_1/bias, ...: the names Keras gives W^1, b^1, ..."""
+    return [f"dense_{l + 1}/{kind}" for l in range(num_layers) for kind in ("kernel", "bias")]
 
 
 def labels_of(a):

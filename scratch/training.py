@@ -9,7 +9,7 @@ import numpy as np
 
 from . import losses as losses_module
 from .batches import BatchPlan
-from .network import count_correct, labels_of
+from .network import check_input, count_correct, labels_of
 from .progress import ProgressBar
 
 PROGRESS_BAR_MIN_STEPS = 500  # epochs with fewer steps print just their summary line
@@ -41,9 +41,10 @@ def train_step(network, x, y, loss, optimizer, labels=None):
     `labels` (labels_of(y)) may be passed in when known, to save recomputing them.
     """
     loss = losses_module.get(loss)
-    nabla_w, nabla_b, zs, activations = network.backprop(x, y, loss)
+    zs, activations = network.forward(x)
     cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1])
     correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)
+    nabla_w, nabla_b = network.backprop(x, y, loss, (zs, activations))
     optimizer.apply(network.weights + network.biases, nabla_w + nabla_b)
     return float(cost), correct
 
@@ -51,7 +52,7 @@ def train_step(network, x, y, loss, optimizer, labels=None):
 def check_targets(network, x, y, what="training", loss=None):
     """(x, y) as arrays of the network's dtype with matching rows and one target column per output,
     or, for a loss that takes class labels (`sparse`), one label 0..k-1 per row."""
-    x = network.check_input(x, f"{what} data")
+    x = check_input(x, network.sizes[0], network.dtype, f"{what} data")
     y = np.asarray(y, dtype=network.dtype)
     if not np.isfinite(y).all():
         raise ValueError(f"{what} targets contain NaN or inf: clean the data first")
@@ -79,50 +80,13 @@ def check_class_labels(t, n, k, what):
     return t
 
 
-class EpochRunner:
-    """Runs the steps of each epoch of a batch plan and keeps the epoch's statistics.
-
-    `fit` drives it in a loop; the comparison harness drives it from Keras's batch callbacks,
-    so that both twins take step k on the same mini-batch.
-    """
-
-    def __init__(self, network, x, y, loss, optimizer, plan, validation_data=None, step=train_step):
-        """`step(network, x, y, loss, optimizer, labels)` takes one SGD step (train_step by default)."""
-        self.network, self.loss, self.optimizer, self.plan = network, losses_module.get(loss), optimizer, plan
-        self.train_step = step
-        self.x, self.y = check_targets(network, x, y, loss=loss)
-        self.validation_data = None if validation_data is None else \
-            check_targets(network, *validation_data, what="validation", loss=loss)
-
-    def start_epoch(self, epoch):
-        """Shuffle by the plan's permutation for this epoch (0-based) and cut it into mini-batches."""
-        self.epoch = epoch
-        self.batches = self.batches_of(epoch)
-        self.total_cost = self.total_correct = 0.0
-
-    def batches_of(self, epoch):
-        """The mini-batches (x, y, labels) of an epoch (0-based), in the plan's order."""
-        order = self.plan.permutation(epoch)
-        xs, ys = self.x[order], self.y[order]
-        labels = labels_of(ys)
-        return [(xs[s], ys[s], labels[s]) for s in self.plan.slices()]  # views, not copies
-
-    def step(self, k):
-        """SGD on mini-batch k of this epoch; returns its pre-update cost and accuracy."""
-        x, y, labels = self.batches[k]
-        cost, correct = self.train_step(self.network, x, y, self.loss, self.optimizer, labels)
-        self.total_cost += cost * len(y)
-        self.total_correct += correct
-        return cost, correct / len(y)
-
-    def end_epoch(self):
-        """This epoch's history entry (see `fit`)."""
-        n = len(self.x)
-        logs = {"epoch": self.epoch + 1, "loss": self.total_cost / n, "accuracy": self.total_correct / n}
-        logs["train_loss"], logs["train_accuracy"] = self.network.evaluate(self.x, self.y, self.loss)
-        if self.validation_data is not None:
-            logs["val_loss"], logs["val_accuracy"] = self.network.evaluate(*self.validation_data, self.loss)
-        return logs
+def mini_batches(plan, x, y, epoch):
+    """The mini-batches (x, y, labels) of an epoch (0-based): the examples in the plan's order for
+    that epoch, cut into the plan's slices (views, not copies)."""
+    order = plan.permutation(epoch)
+    xs, ys = x[order], y[order]
+    labels = labels_of(ys)
+    return [(xs[s], ys[s], labels[s]) for s in plan.slices()]
 
 
 def check_epochs(epochs):
@@ -141,30 +105,40 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
     Raises Diverged at the first mini-batch whose loss is NaN or inf.
     """
     check_epochs(epochs)
+    x, y = check_targets(network, x, y, loss=loss)
+    if validation_data is not None:
+        validation_data = check_targets(network, *validation_data, what="validation", loss=loss)
     plan = plan or BatchPlan(len(x), batch_size, seed)
-    runner = EpochRunner(network, x, y, loss, optimizer, plan, validation_data)
+    history = []
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by its loss instead
-        return [run_epoch(runner, epoch, epochs, callbacks, verbose) for epoch in range(epochs)]
+        for epoch in range(epochs):
+            bar = ProgressBar(plan.steps_per_epoch, f"Epoch {epoch + 1}/{epochs}") \
+                if verbose and plan.steps_per_epoch >= PROGRESS_BAR_MIN_STEPS else None
+            total_cost = total_correct = 0.0
+            for step, (x_batch, y_batch, labels) in enumerate(mini_batches(plan, x, y, epoch)):
+                cost, correct = train_step(network, x_batch, y_batch, loss, optimizer, labels)
+                if not math.isfinite(cost):
+                    raise Diverged(epoch, step, cost, network.non_finite_parameters())
+                total_cost, total_correct = total_cost + cost * len(y_batch), total_correct + correct
+                for callback in callbacks:
+                    callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": correct / len(y_batch)})
+                if bar:
+                    bar.update(step + 1)
+            history.append(end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, history[-1])
+            if verbose:
+                print(format_epoch(history[-1], epochs), flush=True)
+    return history
 
 
-def run_epoch(runner, epoch, epochs, callbacks, verbose):
-    """One epoch of `fit`; returns its history entry."""
-    steps = runner.plan.steps_per_epoch
-    runner.start_epoch(epoch)
-    bar = ProgressBar(steps, f"Epoch {epoch + 1}/{epochs}") if verbose and steps >= PROGRESS_BAR_MIN_STEPS else None
-    for step in range(steps):
-        cost, accuracy = runner.step(step)
-        if not math.isfinite(cost):
-            raise Diverged(epoch, step, cost, runner.network.non_finite_parameters())
-        for callback in callbacks:
-            callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": accuracy})
-        if bar:
-            bar.update(step + 1)
-    logs = runner.end_epoch()
-    for callback in callbacks:
-        callback.on_epoch_end(epoch, logs)
-    if verbose:
-        print(format_epoch(logs, epochs), flush=True)
+def end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data=None):
+    """An epoch's history entry (see `fit`), from the sums of its mini-batches' costs (each times
+    its size) and correct counts."""
+    logs = {"epoch": epoch + 1, "loss": total_cost / len(x), "accuracy": total_correct / len(x)}
+    logs["train_loss"], logs["train_accuracy"] = network.evaluate(x, y, loss)
+    if validation_data is not None:
+        logs["val_loss"], logs["val_accuracy"] = network.evaluate(*validation_data, loss)
     return logs
 
 

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import CHILD_ENV, ROOT
+from helpers import CHILD_ENV, ROOT
 from matrix import MATRIX
 from on_backend import ROWS
-from test_compare import read_scalars
+from helpers import read_scalars
 
 from keras_impl import CLIPPED_CROSS_ENTROPY, departures
 from keras_impl.backends import installed
@@ -36,6 +36,7 @@ def report_of(out, name):
     return json.loads((out / f"{name}.json").read_text())
 
 
+@pytest.mark.slow
 def test_the_default_run_matches_at_every_epoch(on_backend):
     """`python -m compare --backend NAME` (its main, in tests/on_backend.py) with TensorFlow unimportable."""
     backend, out = on_backend
@@ -54,10 +55,11 @@ def test_the_default_run_matches_at_every_epoch(on_backend):
         np.testing.assert_allclose(logged, [e[side]["loss"] for e in report["epochs"]], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_blocks_find_what_every_step_finds(on_backend):
     """A ReLU run that drifts, checked both ways on this backend: the same findings, and the blocks
     replayed retrace the run bitwise here too."""
-    from test_blocks import assert_same_findings
+    from helpers import assert_same_findings
 
     _, out = on_backend
     blocks = report_of(out, "relu-blocks")
@@ -91,6 +93,7 @@ def test_the_keras_example_logs_to_tensorboard(on_backend):
         assert len(read_scalars(out / "keras_impl" / "keras" / side, tag)) == 1
 
 
+@pytest.mark.slow
 def test_every_backend_in_one_table(run, tmp_path):
     result = run("compare", "run", "--backend", "all", "--dataset", "xor", "--activation", "sigmoid", "--epochs", "3",
                  "--logdir", str(tmp_path), "--name", "all", "--json", str(tmp_path / "all.json"))
@@ -142,10 +145,11 @@ def test_torch_when_it_is_not_installed_says_what_to_install(run, tmp_path, cli)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_backends_run_stops_it_and_leaves_the_table(tmp_path):
     """The parent passes the signal on to the running backend (its own session, so it gets it once),
     which writes its partial report; then the table, exit 143, and no process left behind."""
-    from test_robustness import wait_for, wait_for_line
+    from helpers import wait_for, wait_for_line
 
     argv = [sys.executable, "-m", "compare", "run", "--backend", "all", "--logdir", str(tmp_path), "--name", "s"]
     parent = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -6,14 +6,15 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from scratch.batches import BatchPlan
 from scratch.network import Network
 from scratch.optimizers import SGD
-from scratch.training import EpochRunner
+from scratch.training import mini_batches, train_step
 
 
+@pytest.mark.slow
 def test_benchmark_quick_run_writes_its_json(tmp_path):
     """The two batch 100 and 1000 workloads (the others run the same code on other shapes)."""
     out = tmp_path / "bench.json"
@@ -45,14 +46,14 @@ def test_the_inlined_step_is_the_scratch_step(dtype):
     order = BatchPlan(len(x), 10).permutation(0)
     inlined, scratch = Network([64, 30, 10], "sigmoid", dtype=dtype), Network([64, 30, 10], "sigmoid", dtype=dtype)
     bench_training.inlined_impl([64, 30, 10], x[order], y[order], 10, dtype, network=inlined)(30)
-    runner = EpochRunner(scratch, x, y, "quadratic", SGD(bench_training.LR), BatchPlan(len(x), 10))
-    runner.start_epoch(0)
-    for k in range(30):
-        runner.step(k)
+    optimizer = SGD(bench_training.LR)
+    for x_batch, y_batch, labels in mini_batches(BatchPlan(len(x), 10), x, y, 0)[:30]:
+        train_step(scratch, x_batch, y_batch, "quadratic", optimizer, labels)
     for a, b in zip(inlined.live_parameters(), scratch.live_parameters()):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_the_lockstep_benchmark_times_both_and_writes_its_json(tmp_path):
     """One pair of one epoch: compare's training-time work and a plain fit, both timed, and their ratio."""
     out = tmp_path / "lockstep.json"

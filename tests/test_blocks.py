@@ -1,48 +1,14 @@
 """Checking in blocks (`--check blocks`, the default) finds what checking every step finds: the same
 verdict, the same first step and layer where the trajectories part or a step disagrees, the same
 divergence, the same final weights; and a replay retraces the run bitwise."""
-import os
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from compare.report import json_safe
 from scratch.config import Config
-from test_compare import scaled_derivative
-from test_step_check import NESTEROV, first_step_with_z_over, wrong_beyond
+from helpers import NESTEROV, assert_same_findings, both_ways, first_step_with_z_over, scaled_derivative, wrong_beyond
 
 RELU = dict(hidden=[16, 8], activation="relu", epochs=3)  # drifts at the default lr, 3.0
-
-
-def both_ways(config, tmp_path):
-    """The reports of `config` compared every step and in blocks."""
-    from compare.harness import run_comparison
-
-    return [run_comparison(config, str(tmp_path / check), print_=lambda *a: None, check=check)
-            for check in ("every-step", "blocks")]
-
-
-def assert_same_findings(every_step, blocks):
-    for key in ("verdict", "first_divergence", "first_step_mismatch", "non_finite", "scratch_weights_sha256"):
-        assert json_safe(blocks[key]) == json_safe(every_step[key]), key  # json_safe: NaN as null, comparable
-    assert json_safe([(e["scratch"], e["keras"]) for e in blocks["epochs"]]) == \
-        json_safe([(e["scratch"], e["keras"]) for e in every_step["epochs"]])
-    assert blocks["check"]["mode"] == "blocks" and blocks["check"]["not_exact"] is None
-    for a, b in zip(*(np.load(os.path.join(r["logdir"], "keras_weights.npz")).values() for r in (every_step, blocks))):
-        assert a.tobytes() == b.tobytes()  # Keras's final weights: bitwise the same, 16 steps an execution or 1
-    steps = len(every_step["steps"]["scratch_loss"])
-    assert len(blocks["steps"]["scratch_loss"]) == steps and blocks["steps"]["scratch_loss"] == \
-        every_step["steps"]["scratch_loss"]
-    for first, last in blocks["check"]["replayed"]:  # replayed steps: measured as every-step measures them
-        for key in ("weight_gap", "update_error"):
-            assert blocks["steps"][key][first:last + 1] == every_step["steps"][key][first:last + 1], key
-    # Keras's loss at every step, recovered from a running mean of the epoch's (or the replay's)
-    # losses, which rounds by a few ulps of its running sum (up to 145 steps of losses), or in blocks
-    # from the StepLosses metric; on PyTorch Keras averages in float32 (docs/keras-notes.md)
-    rounding = 4 * 145 * np.finfo("float32" if blocks["backend"] == "torch" else blocks["config"]["dtype"]).eps
-    keras_losses = (np.array(r["steps"]["keras_loss"], np.float64) for r in (blocks, every_step))
-    assert np.isclose(*keras_losses, rtol=rounding, atol=rounding, equal_nan=True).all()
 
 
 def test_the_default_run_matches_both_ways(tmp_path):
@@ -92,7 +58,7 @@ def test_a_loss_off_at_one_step_inside_a_block_is_found_both_ways(monkeypatch, t
     """The scratch loss 1e-10 too large at step 1 alone, weights untouched: off by about 4x the loss
     tolerance there (float64: 1e-11 x max(1, the loss scale, about 2.5 there)), but the block's mean
     stays within its tolerance; Keras's loss at each step does not."""
-    from compare import harness
+    from compare import judged
     from scratch.batches import BatchPlan
     from scratch.training import train_step
 
@@ -105,7 +71,7 @@ def test_a_loss_off_at_one_step_inside_a_block_is_found_both_ways(monkeypatch, t
         cost, correct = train_step(network, x, y, *args)
         return cost + (1e-10 if np.array_equal(x, x_1) else 0.0), correct
 
-    monkeypatch.setattr(harness, "train_step", off_at_step_1)
+    monkeypatch.setattr(judged, "train_step", off_at_step_1)
     every_step, blocks = both_ways(config, tmp_path)
     assert blocks["blocks"]["scratch_loss"][0] - blocks["blocks"]["keras_loss"][0] <= 1e-11  # the mean: within
     for report in (every_step, blocks):
@@ -142,8 +108,8 @@ def test_replaying_every_block_reproduces_the_run_bitwise(monkeypatch, tmp_path)
     from compare import blocks
     from compare.harness import run_comparison
 
-    check_block = blocks.Blocks.check_block
-    monkeypatch.setattr(blocks.Blocks, "check_block", lambda *a: (check_block(*a)[0], True, True))
+    check_block = blocks.InBlocks.check_block
+    monkeypatch.setattr(blocks.InBlocks, "check_block", lambda *a: (check_block(*a)[0], True, True))
     monkeypatch.setattr(blocks, "NEAR", 0.0)  # a start's gap is never small enough to stop looking back
     config = Config(hidden=[16, 8], activation="tanh", momentum=0.9, nesterov=True, lr=0.3, epochs=2).validate()
     report = run_comparison(config, str(tmp_path / "r"), print_=lambda *a: None, check="blocks")
@@ -159,15 +125,13 @@ def test_replaying_every_block_reproduces_the_run_bitwise(monkeypatch, tmp_path)
 def test_a_replay_that_does_not_retrace_the_run_is_told_apart():
     """The exactness check can fail: a checkpoint one ulp off is not the state the replay reaches."""
     from compare.replay import Checkpoint, differences
-    from compare.step_check import KerasState
+    from compare.state import State
 
     weights = [np.array([[0.5, -1.0]]), np.array([0.25])]
-    state = KerasState(weights, [], [np.array(3)])
-    runner = SimpleNamespace(network=SimpleNamespace(parameter_copies=lambda: [w.copy() for w in weights]),
-                             optimizer=SimpleNamespace(velocities=None))
-    same = Checkpoint(3, 0, 3, state, [w.copy() for w in weights], None, 0.0)
-    assert differences(runner, state, same) == []
+    state, scratch = State(weights, [], [np.array(3)]), State([w.copy() for w in weights], [])
+    same = Checkpoint(3, 0, 3, state, State([w.copy() for w in weights], []), 0.0)
+    assert differences(scratch, state, same) == []
     nudged = [w.copy() for w in weights]
     nudged[0][0, 1] = np.nextafter(-1.0, 0.0)
-    off = Checkpoint(3, 0, 3, KerasState(nudged, [], [np.array(3)]), nudged, None, 0.0)
-    assert differences(runner, state, off) == ["scratch 1.1e-16", "keras 1.1e-16"]
+    off = Checkpoint(3, 0, 3, State(nudged, [], [np.array(3)]), State(nudged, []), 0.0)
+    assert differences(scratch, state, off) == ["scratch 1.1e-16", "keras 1.1e-16"]

@@ -5,19 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from helpers import read_scalars, scaled_derivative
 from matrix import MATRIX, matrix_config
-from scratch import activations
 
 
-def read_scalars(folder, tag):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorflow.python.framework import tensor_util
-
-    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
-    events.Reload()
-    return [float(tensor_util.MakeNdarray(e.tensor_proto)) for e in events.Tensors(tag)]
-
-
+@pytest.mark.slow
 def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, tmp_path):
     result = run("compare", "--json", str(tmp_path / "r.json"), "--logdir", str(tmp_path / "runs"), "--name", "d")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -56,13 +48,6 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     deltas = [abs(s - k) for s, k in zip(steps["scratch_loss"], steps["keras_loss"])]
     assert max(deltas) <= 1e-13
     np.testing.assert_allclose(read_scalars(run_dir / "agreement", "step_abs_delta_loss"), deltas, rtol=1e-6, atol=0)
-
-
-def scaled_derivative(monkeypatch, name, factor):
-    """Plant a bug in the scratch side only: f'(z) scaled by `factor`."""
-    real = activations.ACTIVATIONS[name]
-    buggy = activations.Activation(name, real.f, lambda z, a: factor * real.prime(z, a))
-    monkeypatch.setitem(activations.ACTIVATIONS, name, buggy)
 
 
 @pytest.mark.parametrize("buggy,hidden,layer", [("sigmoid", "sigmoid", "dense_2"), ("tanh", "tanh", "dense_1")])

@@ -14,14 +14,14 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CHILD_ENV, ROOT, read_line
-from test_compare import read_scalars
+from helpers import CHILD_ENV, ROOT, read_line
+from helpers import read_scalars
 
 from keras_impl.distribute import MAX_REPLICAS, replica_sizes
 from scratch import losses
 from scratch.batches import BatchPlan
 from scratch.config import Config
-from scratch.training import EpochRunner
+from scratch.training import mini_batches, train_step
 
 LOST_WORKER_BOUND = 60  # s from a worker's death to the chief's exit: noticed in 0.2 s, aborted, report written
 
@@ -84,6 +84,7 @@ def read_until_epoch(process, epoch):
         assert line, f"compare ended before epoch {epoch}"
 
 
+@pytest.mark.slow
 def test_multiworker_2_runs_two_processes_and_matches_scratch_at_every_epoch(tmp_path):
     chief, (_, worker) = start_multiworker(tmp_path, 2)
     try:
@@ -102,6 +103,7 @@ def test_multiworker_2_runs_two_processes_and_matches_scratch_at_every_epoch(tmp
 
 
 @pytest.mark.parametrize("how", ["SIGKILL to the worker", "SIGTERM to the chief"])
+@pytest.mark.slow
 def test_a_lost_worker_or_a_signal_ends_the_run_with_a_partial_report(tmp_path, how):
     chief, (_, worker) = start_multiworker(tmp_path, 6)
     try:
@@ -146,19 +148,18 @@ def test_an_uneven_step_is_found_and_keras_rule_reproduced_in_numpy(run, tmp_pat
     data = config.load_dataset()
     network = config.build_network(data)
     plan = BatchPlan(len(data.x_train), 28, 0)
-    runner = EpochRunner(network, data.x_train, data.y_train, "quadratic", config.build_optimizer(), plan)
-    runner.start_epoch(0)
-    for k in range(51):
-        runner.step(k)
-    x, y, _ = runner.batches[51]
+    batches, optimizer = mini_batches(plan, data.x_train, data.y_train, 0), config.build_optimizer()
+    for x, y, labels in batches[:51]:
+        train_step(network, x, y, "quadratic", optimizer, labels)
+    x, y, _ = batches[51]
     before = network.parameter_copies()
     per_replica, start = [], 0
     for size in (4, 4, 4, 2):
-        nabla_w, nabla_b, _, _ = network.backprop(x[start:start + size], y[start:start + size], losses.get("quadratic"))
+        nabla_w, nabla_b = network.backprop(x[start:start + size], y[start:start + size], losses.get("quadratic"))
         per_replica.append([g for pair in zip(nabla_w, nabla_b) for g in pair])
         start += size
     keras_rule = [w - 3.0 * sum(parts) / 4 for w, *parts in zip(before, *per_replica)]
-    nabla_w, nabla_b, _, _ = network.backprop(x, y, losses.get("quadratic"))
+    nabla_w, nabla_b = network.backprop(x, y, losses.get("quadratic"))
     batch_mean = [w - 3.0 * g for w, g in zip(before, [g for pair in zip(nabla_w, nabla_b) for g in pair])]
     with np.load(tmp_path / "d" / "keras_weights.npz") as saved:
         keras_after = [saved[name] for name in saved.files]

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import scratch
-from conftest import ROOT
+from helpers import ROOT
 
 BLOCKER = """
 import sys

@@ -4,7 +4,7 @@ import pytest
 
 from scratch import datasets
 from scratch.config import Config
-from keras_twins import max_loss_diff, max_weight_diff, train_both
+from helpers import max_loss_diff, max_weight_diff, train_both
 
 
 def test_float64_default_recipe_agrees_to_1e12():

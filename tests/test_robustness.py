@@ -1,12 +1,10 @@
 """Bad input, divergence, interruption, reproducibility, randomized agreement, numerical stability."""
 import io
 import json
-import os
 import zipfile
 import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -15,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from compare.view import wait_until_gone
-from conftest import CHILD_ENV, ROOT, read_line
+from helpers import CHILD_ENV, ROOT, check_refused, wait_for, wait_for_line
 from scratch import activations, losses
 from scratch.config import Config
 
@@ -140,23 +138,6 @@ def bad_files(tmp_path_factory):
     return folder
 
 
-def check_refused(run, cli, flags, message, folder, extra=()):
-    before = snapshot(folder)
-    workdir = folder.parent / f"cwd-{folder.name}"  # where the default --logdir runs/ would appear
-    workdir.mkdir(exist_ok=True)
-    result = run(*cli, *[f.format(d=folder) for f in flags], *extra, timeout=120, cwd=str(workdir))
-    assert list(workdir.iterdir()) == [], "a run folder was made for bad input"
-    assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert snapshot(folder) == before  # earlier results untouched
-
-
-def snapshot(folder):
-    return {p: (os.path.getsize(p), os.path.getmtime(p)) for p in map(str, folder.rglob("*")) if os.path.isfile(p)}
-
-
 @pytest.mark.parametrize("cli", CLIS, ids=" ".join)
 @pytest.mark.parametrize("flags,message", BAD_INPUTS, ids=[" ".join(f) for f, _ in BAD_INPUTS])
 def test_bad_input_is_refused_in_one_line(run, bad_files, cli, flags, message):
@@ -222,7 +203,7 @@ def test_compare_view_and_paths_refused(run, bad_files, flags, message):
 
 def test_a_diverging_run_stops_and_says_where(run, tmp_path):
     from scratch.training import Diverged, fit
-    from test_compare import read_scalars
+    from helpers import read_scalars
 
     flags = ["--lr", "1e5", "--activation", "relu", "--output-activation", "linear", "--loss", "mse", "--epochs", "3"]
     result = run("compare", *flags, "--logdir", str(tmp_path), "--name", "boom", "--json", str(tmp_path / "r.json"))
@@ -261,21 +242,6 @@ def tensorflow_is_loading(pid):
         return False
 
 
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.05)
-
-
-def wait_for_line(process, starts, timeout=180):
-    """Read the child's stdout until a line whose first word is `starts`."""
-    line = ""
-    while line.split()[:1] != [starts]:
-        line = read_line(process.stdout, timeout)
-        assert line, f"compare ended before printing a line starting {starts!r}"
-
-
 MOMENTS = {  # how the test knows compare has reached each moment
     "importing TensorFlow": lambda p: wait_for(lambda: tensorflow_is_loading(p.pid), 60, "the TensorFlow import"),
     "checking gradients": lambda p: wait_for_line(p, "Comparing"),  # printed just before the check
@@ -286,7 +252,7 @@ MOMENTS = {  # how the test knows compare has reached each moment
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_a_signal_at_any_moment_ends_cleanly(tmp_path, signum, code, moment):
-    from test_compare import read_scalars
+    from helpers import read_scalars
 
     process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir",
                                 str(tmp_path / "runs"), "--name", "cut", "--json", str(tmp_path / "r.json")],
@@ -350,7 +316,7 @@ KERAS_ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
          batch_fraction=0.5, lr=0.1, momentum=0.0, nesterov=False, seed=12)
 def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidden, output, loss, batch_fraction,
                                               lr, momentum, nesterov, seed):
-    from compare.finite_differences import relative_error
+    from compare.tolerances import norm_relative_error
     from compare.gradcheck import keras_gradients
     from keras_impl import departures, device
     from keras_impl.training import fit_with_plan
@@ -376,10 +342,10 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
 
     network = config.build_network(Dataset("random", x, y, x, y, n_out if y.ndim == 1 else 0))
     model = build_twin(network, config)
-    nabla_w, nabla_b, _, _ = network.backprop(x, y, loss)
+    nabla_w, nabla_b = network.backprop(x, y, loss)
     scratch_grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
     for s, k in zip(scratch_grads, keras_gradients(model, keras_loss(loss), x, y)):
-        assert relative_error(s, k) <= 1e-13
+        assert norm_relative_error(s, k) <= 1e-13
     plan = BatchPlan(n, config.batch_size, seed)
     fit_with_plan(model, x, y, plan, 2, verbose=0)
     with np.errstate(all="ignore"):
@@ -516,7 +482,7 @@ def test_sigmoid_with_categorical_crossentropy_is_called_out(tmp_path, capsys):
 def test_a_learning_rate_beyond_float32_in_a_float64_run_is_logged(tmp_path):
     """--lr 1e39 is finite in float64; TensorBoard's writer once refused it as a Python float."""
     from compare.harness import run_comparison
-    from test_compare import read_scalars
+    from helpers import read_scalars
 
     report = run_comparison(Config.recipe("xor", epochs=1, lr=1e39).validate(), str(tmp_path / "big"),
                             print_=lambda *a: None)

@@ -14,7 +14,7 @@ import pytest
 
 from compare.view import (TensorBoardServer, browser_available, chart_url, comparison_runs, screenshot,
                           wait_until_gone)
-from conftest import ROOT, read_line
+from helpers import ROOT, read_line
 
 GONE_WITHIN_S = 30
 

@@ -9,6 +9,7 @@ from scratch.network import Network
 from scratch.optimizers import SGD
 from scratch.training import Callback, fit, train_step
 from compare.finite_differences import finite_differences
+from compare.judged import OurNetwork
 
 
 def test_batch_plan_keeps_the_partial_last_batch_and_every_example():
@@ -133,7 +134,7 @@ def test_one_step_moves_each_weight_by_eta_times_its_gradient(learning_rate):
     network = Network([3, 4, 2], ["tanh", "sigmoid"], seed=2)
     x, y = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2))
     before = network.parameter_copies()
-    numeric, _ = finite_differences(network, x, y, losses_module.get("quadratic"))
+    numeric, _ = finite_differences(OurNetwork(network, "quadratic", SGD()), x, y, losses_module.get("quadratic"))
     train_step(network, x, y, "quadratic", SGD(learning_rate))
     for w0, w1, g in zip(before, network.parameter_copies(), numeric):
         np.testing.assert_allclose(w1, w0 - learning_rate * g, rtol=0, atol=1e-9 * learning_rate)

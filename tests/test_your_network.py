@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from conftest import CHILD_ENV, ROOT
-from test_robustness import check_refused
+from helpers import CHILD_ENV, ROOT
+from helpers import check_refused
 
 
 def example(name, attribute="Network"):
