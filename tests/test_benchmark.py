@@ -47,7 +47,7 @@ def test_the_inlined_step_is_the_scratch_step(dtype):
     inlined, scratch = Network([64, 30, 10], "sigmoid", dtype=dtype), Network([64, 30, 10], "sigmoid", dtype=dtype)
     bench_training.inlined_impl([64, 30, 10], x[order], y[order], 10, dtype, network=inlined)(30)
     optimizer = SGD(bench_training.LR)
-    for x_batch, y_batch, labels in mini_batches(BatchPlan(len(x), 10), x, y, 0)[:30]:
+    for x_batch, y_batch, labels in mini_batches(BatchPlan(len(x), 10), x.astype(dtype), y.astype(dtype), 0)[:30]:
         train_step(scratch, x_batch, y_batch, "quadratic", optimizer, labels)
     for a, b in zip(inlined.live_parameters(), scratch.live_parameters()):
         np.testing.assert_array_equal(a, b)
