@@ -50,8 +50,8 @@ class InBlocks(keras.callbacks.Callback):
 
     def __init__(self, lockstep, replay, step_loss_metric, block_steps=BLOCK_STEPS):
         super().__init__()
-        self.lockstep, self.replay, self.step_loss_metric, self.block_steps = lockstep, replay, step_loss_metric, \
-            block_steps
+        self.lockstep, self.replay, self.step_loss_metric = lockstep, replay, step_loss_metric
+        self.block_steps = block_steps
         self._first, self._start, self._recent, self._before = 0, None, deque(maxlen=LOOKBACK), None
         self._step, self._epoch_first_step, self._running, self._totals = 0, 0, RunningLoss(), []
 

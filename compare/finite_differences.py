@@ -40,12 +40,6 @@ def kink_sides(network, x, y, loss):
     return sides
 
 
-def has_kinks(activation_functions, loss):
-    """Whether a network with these activations and this loss has kinks at all."""
-    outputs = np.full((1, 2), 0.5)
-    return any(f.has_kink for f in activation_functions) or clipped(loss, outputs, activation_functions[-1]) is not None
-
-
 def finite_differences(judged, x, y, loss, eps=FD_EPSILON):
     """(gradients, kink masks) for [W1, b1, W2, b2, ...] by central differences in float64, of the
     cost C as `judged` (compare/judged.py; its loss is `loss`) computes it through its own forward
@@ -55,7 +49,7 @@ def finite_differences(judged, x, y, loss, eps=FD_EPSILON):
     kinks_of = Network(judged.sizes, [f.name for f in judged.activation_functions], dtype="float64")
     kinks_of.weights, kinks_of.biases = parameters[0::2], parameters[1::2]  # the very arrays nudged below
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    kinked = has_kinks(kinks_of.activation_functions, loss)
+    kinked = bool(kink_sides(kinks_of, x, y, loss))  # no kink layer and no clip: no forward pass for them
 
     def cost_and_kinks():
         probe.set_parameters(parameters)

@@ -77,7 +77,7 @@ class Config:
         check_fits(copies * parameter_count(sizes) * np.dtype(resolve_dtype(self.dtype)).itemsize,
                    f"a {'-'.join(map(str, sizes))} network with its training state", "choose smaller layer sizes")
         return Network(
-            self.sizes(data),
+            sizes,
             [self.activation] * len(self.hidden) + [self.output_activation],
             initializer=self.initializer, seed=self.seed, dtype=self.dtype,
         )
