@@ -8,7 +8,8 @@ For your own network, from Python (docs/your-own-network.md):
 
 
 def check_network(make_network, logdir=None, print_=None, check=None, **settings):
-    """The comparison of your network (make_network(sizes) builds it) with its Keras twin, as
+    """The comparison of your network (make_network(sizes) builds it; or give "PATH.py:NAME", as
+    --implementation takes it) with its Keras twin, as
     `python -m compare --implementation` runs it; returns the report (a dict, as report.json).
     `settings` are the command line's flags as keywords (hidden=[30], lr=3.0, epochs=30, ...); the
     run's TensorBoard files go to `logdir` (default: a new temporary folder); `check` is --check
@@ -23,8 +24,11 @@ def check_network(make_network, logdir=None, print_=None, check=None, **settings
     config = Config.recipe(**settings).validate()
     data = config.load_dataset()
     network = your_network.build(make_network, config, data)
-    run_dir = logdir or tempfile.mkdtemp(prefix="check_network-")
-    return run_comparison(config, run_dir, network, data, print_=print_ or (lambda *a: None), check=check)
+    quiet = print_ or (lambda *a: None)
+    if logdir:
+        return run_comparison(config, logdir, network, data, print_=quiet, check=check)
+    with tempfile.TemporaryDirectory(prefix="check_network-") as run_dir:
+        return run_comparison(config, run_dir, network, data, print_=quiet, check=check)
 
 
 def assert_matches_keras(make_network, **settings):

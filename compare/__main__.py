@@ -98,6 +98,10 @@ def main(argv=None):
     except your_network.YourCodeFailed as e:
         print(e, file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # a signal now ends the process at once: this one was raised by your network
+        print(f"error: your network ({args.implementation}) raised KeyboardInterrupt before training; nothing was "
+              "written", file=sys.stderr)
+        sys.exit(exit_code("SIGINT"))
     run_dir = run_folder(args, config, start_up)
     if args.command == "run" and args.backend == "all":
         from .every_backend import run_every_backend

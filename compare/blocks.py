@@ -133,7 +133,8 @@ class InBlocks(keras.callbacks.Callback):
             parted = not (gap <= findings.tol.weight_rel and
                           findings.losses_within([scratch_loss, *scratch_losses], [keras_loss, *keras_losses], scales))
         with lockstep.stopwatch.part("step check"):
-            errors, probe_losses = lockstep.step_check.block_errors(self._before, after, batches)
+            errors, probe_losses = lockstep.step_check.block_errors(self._before, after, batches,
+                                                                    self._start.scratch.rest)
             error = max(errors.values())
             probe_loss = sum(loss * n for loss, n in zip(probe_losses, sizes)) / sum(sizes)
             stepped_wrong = not (error <= findings.tol.step_rel and
@@ -173,11 +174,12 @@ class InBlocks(keras.callbacks.Callback):
         def on_step(k, running_mean, after):
             x, y, labels = batches[k]
             with lockstep.stopwatch.part("scratch"):
+                own = lockstep.runner.judged.own_state()
                 scratch_loss, _ = lockstep.runner.judged.train_step(x, y, labels)
             keras_loss, loss_scale = running.next(running_mean, len(y))
             state["step"] = block.start.step + k
             lockstep.compare_step(state["step"], block.epoch, batches[k], scratch_loss, keras_loss, loss_scale,
-                                  state["before"], after)
+                                  state["before"], after, own)
             state["before"] = after
             return lockstep.findings.non_finite is None
 

@@ -73,9 +73,9 @@ class Twins:
 
 
 def default_check(judged, distribution):
-    """blocks, but every step when distributed (a replay would need the strategy's other replicas)
-    and for a network whose snapshot is not its whole state (a replay would start it elsewhere)."""
-    return "every-step" if distribution or not judged.replayable else "blocks"
+    """The judged network's own default (compare/judged.py), but every step when distributed (a
+    replay would need the strategy's other replicas)."""
+    return "every-step" if distribution else judged.default_check
 
 
 def build_twins(config, judged=None, data=None, distribution=None, check=None):

@@ -6,8 +6,8 @@ A judged network has
   sizes, dtype, activation_functions   what its Keras twin is built from (keras_impl/twin.py)
   whose, implementation                what the tables call it ("scratch", "yours"), and where it came
                                        from (None for scratch's)
-  replayable                           whether snapshot/restore hold all its state, so that blocks of
-                                       steps can be replayed (compare/blocks.py)
+  default_check                        the check it gets without --check: "blocks" (compare/blocks.py)
+                                       or "every-step" (compare/lockstep.py)
   applies_gradients                    whether apply_gradients can step it along given gradients
 and, its tensors always in Keras's order [W^1, b^1, W^2, b^2, ...] (compare/state.py):
   parameter_names(), parameter_copies(), set_parameters(parameters)
@@ -17,7 +17,12 @@ and, its tensors always in Keras's order [W^1, b^1, W^2, b^2, ...] (compare/stat
                                        pre-update (cost, correct count)
   apply_gradients(gradients)           one step of its optimizer along the given gradients
   non_finite_tensors()                 names of the tensors holding NaN or inf, nearest the output first
-  snapshot(), restore(state)           its whole training state as a State, and back
+  snapshot(), restore(state)           its whole training state as a State, and back: a replay
+                                       from a snapshot retraces its steps bitwise
+  own_state()                          what it keeps besides weights and velocities (a State's
+                                       `rest`, None for scratch's): the probe takes a step from
+                                       Keras's weights and velocities with the judged network's rest
+  changed_arguments()                  [{method, argument, step}]: arguments its code changed in place
   probe(float64=False)                 a copy with a state of its own, to take steps from other states
 """
 import copy
@@ -42,7 +47,7 @@ def our_network(config, data):
 class OurNetwork:
     """The scratch network (scratch/network.py) with its loss and optimizer, as the harness judges it."""
 
-    whose, implementation, replayable, applies_gradients = "scratch", None, True, True
+    whose, implementation, default_check, applies_gradients = "scratch", None, "blocks", True
 
     def __init__(self, network, loss, optimizer):
         self.network, self.loss, self.optimizer = network, losses.get(loss), optimizer
@@ -96,6 +101,12 @@ class OurNetwork:
     def restore(self, state):
         self.set_parameters(state.weights)
         load_velocities(self.optimizer, state.velocities)
+
+    def own_state(self):
+        return None  # its weights and velocities are all it keeps
+
+    def changed_arguments(self):
+        return []
 
     def probe(self, float64=False):
         network = self.network

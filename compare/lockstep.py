@@ -57,10 +57,10 @@ class Lockstep:
     def keras_state(self, model, whole=False):
         return State.of_keras(model, self.momentum, whole)
 
-    def compare_step(self, step, epoch, batch, scratch_loss, keras_loss, loss_scale, before, after):
+    def compare_step(self, step, epoch, batch, scratch_loss, keras_loss, loss_scale, before, after, own=None):
         """Compare step `step` (of `epoch`, 0-based, on the mini-batch `batch`), which took Keras from
-        `before` to `after` and the judged network to where it is now; both sides' pre-update losses
-        are given."""
+        `before` to `after` and the judged network (whose own_state() was `own` before it) to where
+        it is now; both sides' pre-update losses are given."""
         findings, losses = self.findings, [("loss", scratch_loss, keras_loss, loss_scale)]
         with self.stopwatch.part("comparing"):
             findings.losses(step, [scratch_loss], [keras_loss])
@@ -69,7 +69,7 @@ class Lockstep:
             findings.diverged(step, epoch, scratch_loss, keras_loss, self.non_finite_tensors(after))
             return
         with self.stopwatch.part("step check"):
-            errors, probe_loss = self.step_check.errors(before, after, *batch)
+            errors, probe_loss = self.step_check.errors(before, after, *batch, own=own)
             findings.same_state(step, epoch, errors, [("loss", probe_loss, keras_loss, loss_scale)],
                                 (before, after, batch))
 
@@ -89,7 +89,8 @@ class Lockstep:
         self.findings.trajectories(last_step, epoch, ours, keras_state.weights, losses)
         if "val_loss" in keras_logs and self.runner.validation_data is not None:
             with self.stopwatch.part("step check"):
-                val_loss = self.step_check.evaluate(keras_state, *self.runner.validation_data)
+                val_loss = self.step_check.evaluate(keras_state, *self.runner.validation_data,
+                                                    own=self.runner.judged.own_state())
             self.findings.validation(last_step, epoch, val_loss, keras_logs["val_loss"])
         diffs = {name: float(np.abs(s - k).max()) for name, s, k in zip(self.findings.names, ours, keras_state.weights)}
         entry = EpochEntry(epoch + 1, {k: scratch_logs[k] for k in SUMMARY_KEYS},
@@ -115,12 +116,13 @@ class EveryStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         lockstep, runner = self.lockstep, self.lockstep.runner
         with lockstep.stopwatch.part("scratch"):
+            own = runner.judged.own_state()
             scratch_loss, _ = runner.step(batch)
         with lockstep.stopwatch.part("comparing"):
             after = lockstep.keras_state(self.model)
             keras_loss, loss_scale = self._running.next(float(logs["loss"]), len(runner.batches[batch][1]))
         lockstep.compare_step(self._step, runner.epoch, runner.batches[batch], scratch_loss, keras_loss, loss_scale,
-                              self._before, after)
+                              self._before, after, own)
         self._before, self._step = after, self._step + 1
         lockstep.findings.ran(self._step)
         if lockstep.findings.non_finite:

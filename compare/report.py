@@ -37,7 +37,7 @@ def gradient_report(twins, rows):
     return {"config": twins.config.as_dict(), "backend": keras.backend.backend(), "device": twins.where,
             "gradients": {"batch_size": len(twins.first_batch()[0]), "layers": [asdict(r) for r in rows]},
             "verdict": verdict(rows), "keras_departures": keras_departures(twins),
-            "implementation": twins.judged.implementation}
+            "implementation": twins.judged.implementation, "changed_arguments": twins.judged.changed_arguments()}
 
 
 def weights_digest(judged):
@@ -125,7 +125,35 @@ def backends_table(rows, pairwise):
 
 
 def verdict_line(report):
-    """The verdict in words: match, drift (with how the gap grew) or mismatch (with where)."""
+    """The verdict in words: match, drift (with how the gap grew) or mismatch (with where), and
+    what else your network did that the check should know (changed_arguments_words)."""
+    return verdict_words(report) + not_exact_words(report) + changed_arguments_words(report)
+
+
+def not_exact_words(report):
+    """' A replay did not retrace the run: ...' when one ended elsewhere than the run did, or ''."""
+    missed = report["check"].get("not_exact")
+    if not missed:
+        return ""
+    return (f" A replay did not retrace the run: replaying steps {missed['first_step']} to {missed['last_step']} "
+            f"ended elsewhere ({missed['max_abs_difference']}), so a step this run names may not be the first "
+            "where the twins differ (something the network depends on was not restored: docs/your-own-network.md); "
+            "--check every-step finds the first.")
+
+
+def changed_arguments_words(report):
+    """' Your network changed its arguments in place: train_step its x (from step 3); ...', or ''."""
+    changes = report.get("changed_arguments")
+    if not changes:
+        return ""
+    return (" Your network changed its arguments in place: " + "; ".join(
+        f"{c['method']} its {c['argument']} (first at step {c['step']})" for c in changes) +
+        ". Each call had copies of its own, so this touched neither the data nor the check, but a caller "
+        "that reuses its arrays would see them changed.")
+
+
+def verdict_words(report):
+    """The verdict line without the notes on your network's arguments."""
     done = len(report["epochs"])
     partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
     step_tolerance = report["tolerances"]["step_rel"]
@@ -210,8 +238,13 @@ def mismatch_parts(report, step_tolerance):
                      f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
                      "try a smaller --lr")
     whose = "your network's" if report.get("implementation") else "the scratch"
-    if step:
-        if step["tensor"] in ("loss", "val_loss"):
+    if step and step["tensor"] == "val_loss":
+        parts.append(f"after step {step['step']} (epoch {step['epoch']}), at Keras's own weights, {whose} cost of the "
+                     f"validation set is not Keras's: {step['value']:.3e} relative (tolerance "
+                     f"{report['tolerances']['loss_rel']:g}), so {whose} feedforward or cost differs from Keras's "
+                     "there")
+    elif step:
+        if step["tensor"] == "loss":
             step_tolerance = report["tolerances"]["loss_rel"]
         parts.append(f"step {step['step']} (epoch {step['epoch']}), taken from Keras's own state, disagrees first "
                      f"in {step['tensor']}: {step['value']:.3e} relative (tolerance {step_tolerance:g}), so "

@@ -12,11 +12,13 @@ import numpy as np
 class State:
     """The weights, the SGD velocities ([] without momentum) and, for Keras read `whole`, every
     optimizer variable (its step count, learning rate and velocities): all a replay starting from
-    this state needs (compare/replay.py)."""
+    this state needs (compare/replay.py). `rest`: whatever else a judged network keeps that its next
+    steps depend on (your network's own object, copied: compare/your_network.py), or None."""
 
     weights: list
     velocities: list
     optimizer: list = None
+    rest: object = None
 
     @classmethod
     def of_keras(cls, model, momentum, whole=False):

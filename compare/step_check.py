@@ -14,6 +14,8 @@ gap between the two trajectories, it cannot grow by amplification; it is what te
 (mismatch) from a run that amplifies rounding (drift). The probe's pre-update loss is held against
 Keras's batch loss too.
 """
+from dataclasses import replace
+
 from .tolerances import max_relative_error
 
 
@@ -26,16 +28,17 @@ class StepCheck:
         self.probe, self.names = judged.probe(), judged.parameter_names()
         self.step = step or (lambda probe, x, y, labels: probe.train_step(x, y, labels)[0])
 
-    def errors(self, before, after, x, y, labels):
+    def errors(self, before, after, x, y, labels, own=None):
         """({tensor name: e_k of that tensor}, the probe's pre-update loss) for the step from `before`
-        (a State) on the mini-batch (x, y) against Keras's `after`."""
-        errors, (loss,) = self.block_errors(before, after, [(x, y, labels)])
+        (a State) on the mini-batch (x, y) against Keras's `after`; `own`: the judged network's
+        own_state() before its step (compare/judged.py), which the probe takes too."""
+        errors, (loss,) = self.block_errors(before, after, [(x, y, labels)], own)
         return errors, loss
 
-    def block_errors(self, before, after, batches):
+    def block_errors(self, before, after, batches, own=None):
         """The same for several steps, one per mini-batch (x, y, labels) of `batches`, all taken from
         `before`: ({tensor name: its error after the last step}, the probe's pre-update loss at each)."""
-        self.probe.restore(before)
+        self.probe.restore(replace(before, rest=own))
         losses = [self.step(self.probe, x, y, labels) for x, y, labels in batches]
         reached, errors = self.probe.snapshot(), {}
         for i in reversed(range(len(self.names))):  # nearest the output first
@@ -44,7 +47,7 @@ class StepCheck:
                 errors[f"{self.names[i]}/velocity"] = max_relative_error(reached.velocities[i], after.velocities[i])
         return errors, losses
 
-    def evaluate(self, state, x, y):
-        """The judged network's cost over (x, y) at the weights of `state`."""
-        self.probe.set_parameters(state.weights)
+    def evaluate(self, state, x, y, own=None):
+        """The judged network's cost over (x, y) at the weights of `state` (and its `own` state)."""
+        self.probe.restore(replace(state, rest=own))
         return self.probe.cost(x, y)

@@ -1,24 +1,18 @@
 """Your own network in the harness (`--implementation PATH.py:NAME`, docs/your-own-network.md).
 
-`load` imports PATH.py (running its code) and calls NAME(sizes); `layout_of` finds the layout:
-
-- rows (Keras's layout, a batch at a time): get_weights() / set_weights(list) with [W1 (n_in, n_out),
-  b1 (n_out,), W2, b2, ...]; feedforward(x) for a batch of rows; gradients(x, y) returning [dC/dW1,
-  dC/db1, ...]; optionally train_step(x, y, learning_rate), its own SGD step;
-- columns (the primer's network.py, an example at a time): weights [(n_out, n_in), ...] and biases
-  [(n_out, 1), ...]; feedforward(a) for one column; backprop(x, y) for one column example returning
-  (nabla_b, nabla_w); optionally update_mini_batch(mini_batch, eta) over (x, y) column pairs.
-
-`YourNetwork` puts either behind the protocol through which the harness judges every network
-(compare/judged.py). Its costs take the network's output as probabilities (it shows no logits), and
-an exception raised in your code comes back as YourCodeFailed, which shows your frames of the
-traceback.
+`load` imports PATH.py as `python PATH.py` runs it (its folder first on sys.path) and calls
+NAME(sizes); `layout_of` finds its layout (compare/your_layouts.py: rows or columns). `YourNetwork`
+puts either behind the protocol through which the harness judges every network (compare/judged.py),
+calling your code through compare/your_calls.py: on copies of the arguments, its returns checked,
+and any way out of it other than returning raised as YourCodeFailed. Its costs take the network's
+output as probabilities (it shows no logits).
 """
 import copy
 import importlib.util
 import os
+import random
 import sys
-import traceback
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,33 +21,11 @@ from scratch import losses as losses_module
 from scratch.network import count_correct, labels_of, parameter_names
 
 from .judged import COPIES_OF_PARAMETERS
-from .state import kernels_then_biases, load_velocities, with_velocities
+from .state import State, kernels_then_biases, load_velocities, with_velocities
+from .your_calls import Calls, YourCodeFailed, calling
+from .your_layouts import LAYOUTS
 
 PROBABILITIES = activations_module.get("linear")  # costs of an output whose logits are unknown
-
-
-class YourCodeFailed(Exception):
-    """An exception raised inside your network's code, with the traceback cut to your file's frames."""
-
-    def __init__(self, path, error):
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) == path]
-        lines = traceback.format_list(frames) + traceback.format_exception_only(error)
-        super().__init__(f"error: your network ({path}) raised {type(error).__name__}; your part of the "
-                         "traceback:\n" + "".join(lines).rstrip())
-
-
-def calling(path, function, *args):
-    """function(*args), with an exception from it raised as YourCodeFailed; a call that does not fit
-    the function's signature (a TypeError before any line of theirs ran) is bad input, ValueError."""
-    try:
-        return function(*args)
-    except Exception as error:  # noqa: BLE001 - whatever their code raises is theirs to see
-        theirs = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) == path]
-        if isinstance(error, TypeError) and not theirs:
-            raise ValueError(f"--implementation: calling {getattr(function, '__qualname__', function)} with "
-                             f"{len(args)} argument(s) failed ({error}); docs/your-own-network.md gives the "
-                             "signatures, e.g. NAME(sizes)") from None
-        raise YourCodeFailed(path, error) from None
 
 
 def load(spec, sizes):
@@ -69,129 +41,54 @@ def load(spec, sizes):
     if module_spec is None:
         raise ValueError(f"--implementation: {path} is not a Python file (it should end in .py)")
     module = importlib.util.module_from_spec(module_spec)
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # as `python PATH.py` runs it: the modules beside it import
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in their folder
     try:
-        calling(path, module_spec.loader.exec_module, module)
+        calling(path, module_spec.loader.exec_module, module, what="the file's top-level code")
     finally:
         sys.dont_write_bytecode = writes_bytecode
     if not callable(getattr(module, name, None)):
         raise ValueError(f"--implementation: {path} defines no class or function {name}")
-    return calling(path, getattr(module, name), list(sizes)), path
+    return calling(path, getattr(module, name), list(sizes), what=f"{name}(sizes)"), path
 
 
 def made_by(make_network, sizes):
     """(make_network(sizes), the file it is defined in): the Python API's way in."""
     code = getattr(make_network, "__code__", None) or getattr(getattr(make_network, "__init__", None), "__code__", None)
     path = os.path.abspath(code.co_filename) if code else ""  # a function's file, or its class's __init__'s
-    return calling(path, make_network, list(sizes)), path
+    return calling(path, make_network, list(sizes), what=f"{getattr(make_network, '__name__', 'it')}(sizes)"), path
 
 
 def layout_of(network, path):
-    """RowsLayout or ColumnsLayout around `network`; ValueError when it has neither."""
-    for layout in (RowsLayout, ColumnsLayout):
+    """The RowsLayout or ColumnsLayout of `network`, calling into it through a Calls; ValueError when
+    it has neither."""
+    for layout in LAYOUTS:
         if all(hasattr(network, attribute) for attribute in layout.NEEDS):
-            return layout(network, path)
-    raise ValueError(f"--implementation: the network has neither layout: rows needs {', '.join(RowsLayout.NEEDS)}; "
-                     f"columns needs {', '.join(ColumnsLayout.NEEDS)} (docs/your-own-network.md)")
-
-
-class RowsLayout:
-    """Keras's layout: parameters [W1 (n_in, n_out), b1 (n_out,), ...], a batch of rows at a time."""
-
-    @staticmethod
-    def in_its_terms(shapes):
-        """Shapes of [W1, b1, ...] in Keras's layout, as this layout holds them."""
-        return shapes
-
-    NEEDS = ("get_weights", "set_weights", "feedforward", "gradients")
-    name, update_method = "rows", "train_step"
-
-    def __init__(self, network, path):
-        self.network, self.path = network, path
-        self.has_update = callable(getattr(network, self.update_method, None))
-
-    def call(self, method, *args):
-        return calling(self.path, getattr(self.network, method), *args)
-
-    def get(self):
-        return [np.array(p, dtype=np.float64) for p in self.call("get_weights")]
-
-    def set(self, parameters):
-        self.call("set_weights", [p.copy() for p in parameters])
-
-    def output(self, x, k):
-        """The outputs (n, k) for the batch x; ValueError for another shape."""
-        a = np.asarray(self.call("feedforward", x), dtype=np.float64)
-        if a.shape != (len(x), k):
-            raise ValueError(f"your network's feedforward gave outputs of shape {a.shape} for {len(x)} examples; "
-                             f"expected {(len(x), k)}")
-        return a
-
-    def gradients(self, x, y):
-        return [np.asarray(g, dtype=np.float64) for g in self.call("gradients", x, y)]
-
-    def update(self, x, y, learning_rate):
-        self.call("train_step", x, y, learning_rate)
-
-
-class ColumnsLayout(RowsLayout):
-    """The primer's layout: weights (n_out, n_in) and biases (n_out, 1), one column example at a time."""
-
-    NEEDS = ("weights", "biases", "feedforward", "backprop")
-    name, update_method = "columns", "update_mini_batch"
-
-    @staticmethod
-    def in_its_terms(shapes):
-        return [tuple(reversed(s)) if len(s) == 2 else (*s, 1) for s in shapes]
-
-    def get(self):
-        return [p for w, b in zip(self.network.weights, self.network.biases)
-                for p in (np.array(w, dtype=np.float64).T, np.array(b, dtype=np.float64).ravel())]
-
-    def set(self, parameters):
-        self.network.weights = [w.T.copy() for w in parameters[0::2]]
-        self.network.biases = [b.reshape(-1, 1).copy() for b in parameters[1::2]]
-
-    def output(self, x, k):
-        """The outputs (n, k), one column (k, 1) per example; ValueError for a column of another shape."""
-        columns = [np.asarray(self.call("feedforward", column(row)), dtype=np.float64) for row in x]
-        wrong = next((c.shape for c in columns if c.shape != (k, 1)), None)
-        if wrong is not None:
-            raise ValueError(f"your network's feedforward gave outputs of shape {wrong} for a column; expected {(k, 1)}")
-        return np.array(columns).reshape(len(x), k)
-
-    def gradients(self, x, y):
-        """The batch cost's gradient: the mean of backprop's per-example ones, in the rows layout."""
-        total = None
-        for row, target in zip(x, y):
-            nabla_b, nabla_w = self.call("backprop", column(row), column(target))
-            rows = [p for w, b in zip(nabla_w, nabla_b) for p in (np.asarray(w).T, np.asarray(b).ravel())]
-            total = rows if total is None else [t + r for t, r in zip(total, rows)]
-        return [t / len(x) for t in total]
-
-    def update(self, x, y, learning_rate):
-        self.call("update_mini_batch", [(column(row), column(target)) for row, target in zip(x, y)], learning_rate)
-
-
-def column(values):
-    """One example as a column vector, as the primer's network takes it."""
-    return np.asarray(values, dtype=np.float64).reshape(-1, 1)
+            return layout(Calls(network, path))
+    rows, columns = LAYOUTS
+    raise ValueError(f"--implementation: the network has neither layout: rows needs {', '.join(rows.NEEDS)}; "
+                     f"columns needs {', '.join(columns.NEEDS)} (docs/your-own-network.md)")
 
 
 class YourNetwork:
     """Your network behind the protocol of compare/judged.py: sizes, activations (the run's, which
     your network must compute), parameters in Keras's order, gradients, costs and a training step:
-    your own update method if the network has one, else `optimizer`'s step on your gradients."""
+    your own update method if the network has one (with the run's momentum, if any, and its own
+    velocities), else `optimizer`'s step on your gradients. Its whole state, your object included,
+    is snapshot and restored, so that replays and the probe take your steps as the run took them."""
 
-    whose, replayable = "yours", False  # a replay would restore your weights, not whatever else you keep
+    whose, default_check = "yours", "every-step"  # a weight nudged and put back inside a block shows only so
 
     def __init__(self, layout, sizes, activations, loss, optimizer):
         self.layout, self.sizes, self.dtype = layout, list(sizes), np.float64
         self.activation_functions = [activations_module.get(name) for name in activations]
         self.loss, self.optimizer = losses_module.get(loss), optimizer
+        self.own_momentum = layout.has_update and optimizer.momentum > 0
 
     def __repr__(self):
-        return f"your {self.layout.name}-layout network ({os.path.basename(self.layout.path)}, " \
+        return f"your {self.layout.name}-layout network ({os.path.basename(self.layout.calls.path)}, " \
                f"{'-'.join(map(str, self.sizes))})"
 
     @property
@@ -199,7 +96,7 @@ class YourNetwork:
         """Where it came from and how it takes its steps."""
         layout = self.layout
         update = f"your {layout.update_method}" if layout.has_update else "the harness's SGD applied to your gradients"
-        return {"path": layout.path, "layout": layout.name, "update": update}
+        return {"path": layout.calls.path, "layout": layout.name, "update": update}
 
     @property
     def applies_gradients(self):
@@ -212,12 +109,12 @@ class YourNetwork:
         return [shape for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]) for shape in ((n_in, n_out), (n_out,))]
 
     def checked(self, arrays, what):
-        """`arrays` if their shapes are [W1, b1, ...] of this network's; ValueError saying what was expected."""
+        """`arrays` if their shapes are [W1, b1, ...] of this network's; YourCodeFailed saying what was expected."""
         shapes, expected = [np.shape(a) for a in arrays], self.expected_shapes()
         if shapes != expected:
             terms = self.layout.in_its_terms
-            raise ValueError(f"your network's {what} gave shapes {terms(shapes)}; expected {terms(expected)} "
-                             f"({self.layout.name} layout, sizes {self.sizes})")
+            raise YourCodeFailed(f"error: your network's {what} gave shapes {terms(shapes)}; expected "
+                                 f"{terms(expected)} ({self.layout.name} layout, sizes {self.sizes})")
         return arrays
 
     def parameter_copies(self):
@@ -246,9 +143,11 @@ class YourNetwork:
         cost = float(self.loss.value(a, a, y, PROBABILITIES))
         correct = count_correct(a, labels_of(y) if labels is None else labels)
         if self.layout.has_update:
-            self.layout.update(x, y, self.optimizer.learning_rate)
+            momentum = (self.optimizer.momentum, self.optimizer.nesterov) if self.own_momentum else None
+            self.layout.update(x, y, self.optimizer.learning_rate, momentum)
         else:
             self.apply_gradients(self.gradients(x, y))
+        self.layout.calls.step += 1
         return cost, correct
 
     def apply_gradients(self, gradients):
@@ -260,39 +159,88 @@ class YourNetwork:
         return [name for name, p in reversed(list(zip(self.parameter_names(), self.parameter_copies())))
                 if not np.isfinite(p).all()]
 
+    def velocities(self):
+        """The velocities (Keras's order): your network's own with your momentum, else the harness's SGD's."""
+        if self.own_momentum:
+            return self.checked(self.layout.velocities(), "velocities")
+        return with_velocities([], self.optimizer).velocities
+
+    def own_state(self):
+        """What else your network keeps (your object, with NumPy's and Python's global random states), copied."""
+        return OwnState(self.layout.calls.copied(), np.random.get_state(), random.getstate())
+
     def snapshot(self):
-        return with_velocities(self.parameter_copies(), self.optimizer)
+        return State(self.parameter_copies(), self.velocities(), rest=self.own_state())
 
     def restore(self, state):
+        """Take `state`: its weights and velocities, and what else your network kept there (if given)."""
+        if state.rest is not None:
+            self.layout.calls = state.rest.calls.copied()  # the snapshot stays as it was
+            np.random.set_state(state.rest.numpy_random)
+            random.setstate(state.rest.python_random)
         self.set_parameters(state.weights)
-        load_velocities(self.optimizer, state.velocities)
+        if self.own_momentum:
+            self.layout.set_velocities(self.checked(state.velocities or [np.zeros(s) for s in self.expected_shapes()],
+                                                    "velocities to load"))
+        else:
+            load_velocities(self.optimizer, state.velocities)
+
+    def changed_arguments(self):
+        return self.layout.calls.changes
 
     def probe(self, float64=False):
-        return copy.deepcopy(self)
+        probe = copy.copy(self)
+        probe.layout = copy.copy(self.layout)
+        probe.layout.calls, probe.optimizer = self.layout.calls.copied(), copy.deepcopy(self.optimizer)
+        return probe
+
+
+@dataclass
+class OwnState:
+    """Your network's state beyond its weights and velocities: the object, and the global random states."""
+
+    calls: Calls
+    numpy_random: tuple
+    python_random: tuple
 
 
 def build(source, config, data):
     """YourNetwork from `source` (PATH.py:NAME, or a callable NAME(sizes)) for `config` on `data`,
-    holding the shared initial weights (drawn as for the scratch network) and checked on two
-    examples, all before TensorFlow starts; ValueError for bad input."""
+    holding the shared initial weights (drawn as for the scratch network), with zero velocities,
+    and tried on two examples (on a copy: a step too), all before TensorFlow starts; ValueError for
+    bad input, YourCodeFailed for a network that fails or returns what it should not."""
     if config.dtype != "float64":
         raise ValueError("--implementation checks your network in float64: leave out --dtype float32")
     scratch = config.build_network(data, COPIES_OF_PARAMETERS)
     network, path = made_by(source, scratch.sizes) if callable(source) else load(source, scratch.sizes)
     layout = layout_of(network, path)
-    if layout.has_update and config.momentum:
-        raise ValueError(f"your network's own {layout.update_method} takes plain SGD steps: leave out --momentum "
-                         f"(or remove {layout.update_method}, and the harness applies SGD with momentum to your "
-                         "gradients)")
+    if layout.has_update and config.momentum and not layout.has_velocities():
+        raise ValueError(f"--momentum: your {layout.update_method} takes momentum, so your network must show its "
+                         f"velocities ({' and '.join(layout.VELOCITIES)}, docs/your-own-network.md), for each step "
+                         f"to be taken from Keras's state too; or remove {layout.update_method}, and the harness "
+                         "applies SGD with momentum to your gradients")
     yours = YourNetwork(layout, scratch.sizes, [f.name for f in scratch.activation_functions], config.loss,
                         config.build_optimizer())
-    start = scratch.parameter_copies()
-    yours.set_parameters(start)
+    try_out(yours, scratch.parameter_copies(), data.x_train[:2], data.y_train[:2])
+    return yours
+
+
+def try_out(yours, start, x, y):
+    """Load `start` (zero velocities), check it reads back, and take your network through each of its
+    methods on (x, y) before training: a step, on a copy."""
+    yours.restore(State(start, []))
     if not all(np.array_equal(a, b) for a, b in zip(yours.parameter_copies(), start)):
         raise ValueError("your network's weights read back differ from those just loaded: check that they are "
                          "stored as given (docs/your-own-network.md)")
-    x, y = data.x_train[:2], data.y_train[:2]
+    try:
+        copy.deepcopy(yours.layout.calls.network)
+    except Exception as e:  # noqa: BLE001 - whatever stops a copy
+        raise ValueError(f"your network cannot be copied (copy.deepcopy raised {type(e).__name__}: {e}); the harness "
+                         "copies it to replay its steps: keep files, locks and modules out of its attributes") from None
     yours.output(x)
-    yours.gradients(x, y)  # shapes checked now
-    yours.set_parameters(start)
-    return yours
+    yours.gradients(x, y)
+    before = yours.own_state()
+    trial = yours.probe()
+    trial.train_step(x, y)
+    trial.snapshot()
+    yours.restore(State(start, [], rest=before))

@@ -13,6 +13,8 @@ import signal
 import sys
 from contextlib import contextmanager
 
+EXIT_NOW = os._exit  # bound now: while a user's network runs, compare/your_calls.py stands in for os._exit
+
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
 
@@ -54,7 +56,7 @@ def exit_at_once_on_signal(clean_up):
         clean_up(name)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(exit_code(name))
+        EXIT_NOW(exit_code(name))
 
     _exit_at_once = True
     signal.signal(signal.SIGINT, handler)

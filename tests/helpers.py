@@ -1,6 +1,7 @@
 """What several test modules share: paths, running the CLIs, waiting with a bound, reading
 TensorBoard files back, planting bugs, and comparing reports."""
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +26,26 @@ def run_module(*args, cwd=None, timeout=600, env=None):
     full_env = {**CHILD_ENV, "PYTHONPATH": ROOT, **(env or {})}
     return subprocess.run([sys.executable, "-m", *args], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
+
+
+def compare_in_process(argv, capsys):
+    """`python -m compare ARGV` in this process (TensorFlow is loaded already, and so the run takes
+    seconds less): (exit code, stdout, stderr lines)."""
+    import pytest
+
+    from compare.__main__ import main
+    from keras_impl.interrupts import signals_interrupt
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+    finally:  # the CLI sets its own signal handlers: give pytest its own back
+        signals_interrupt()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err.splitlines()
 
 
 def read_line(stream, timeout=90):

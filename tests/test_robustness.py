@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from compare.view import wait_until_gone
-from helpers import CHILD_ENV, ROOT, check_refused, wait_for, wait_for_line
+from helpers import CHILD_ENV, ROOT, check_refused, compare_in_process, wait_for, wait_for_line
 from scratch import activations, losses
 from scratch.config import Config
 
@@ -416,22 +416,6 @@ def test_cross_entropy_at_large_logits_matches_keras(output, loss, y):
     np.testing.assert_allclose(delta, expected_delta.numpy(), rtol=1e-14, atol=1e-300)
 
 
-def compare_in_process(argv, capsys):
-    """`python -m compare ARGV` in this process (TensorFlow is loaded already): (exit code, stderr lines)."""
-    from compare.__main__ import main
-    from keras_impl.interrupts import signals_interrupt
-
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            main(argv)
-    finally:  # gradcheck leaves the CLI's signal handlers set: give pytest its own back
-        signals_interrupt()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return exit_.value.code, capsys.readouterr().err.splitlines()
-
-
 @pytest.mark.parametrize("cli", [("compare", "gradcheck"), ("keras_impl", "--epochs", "1")], ids=" ".join)
 def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, capsys, cli):
     """Keras computes BCE after a softmax from the logits as if for a sigmoid (README: "Where Keras
@@ -439,7 +423,7 @@ def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, capsys, c
     this process, keras_impl in its own.)"""
     argv = ["--hidden", "4", "--output-activation", "softmax", "--loss", "bce"]
     if cli[0] == "compare":
-        code, lines = compare_in_process(["gradcheck", *argv, "--json", str(tmp_path / "out")], capsys)
+        code, _, lines = compare_in_process(["gradcheck", *argv, "--json", str(tmp_path / "out")], capsys)
     else:
         result = run(*cli, *argv, "--logdir", str(tmp_path / "out"), cwd=str(tmp_path))
         code, lines = result.returncode, result.stderr.splitlines()
@@ -456,7 +440,7 @@ def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, capsys, c
 def test_sigmoid_with_categorical_crossentropy_is_called_out(tmp_path, capsys):
     """The mirror image: Keras takes a sigmoid's logits as a softmax's for categorical cross-entropy.
     Keras's loss there equals the scratch softmax cross-entropy of the same z, not the math."""
-    code, lines = compare_in_process(["gradcheck", "--hidden", "4", "--loss", "cce", "--json",
+    code, _, lines = compare_in_process(["gradcheck", "--hidden", "4", "--loss", "cce", "--json",
                                       str(tmp_path / "g.json")], capsys)
     assert len(lines) == 1 and "as if the output were a softmax" in lines[0], lines
     assert code == 1
