@@ -26,7 +26,8 @@ class Findings:
       check                the report's `check`: mode, block_steps, replayed, not_exact
       epochs               the EpochEntry of each epoch
       parting, step_mismatch, non_finite   None, or the first Parting / Parting / NonFinite
-      mismatch_states      None, or (Keras before, Keras after, the mini-batch) at step_mismatch
+      mismatch_states      None, or (Keras before, Keras after, the mini-batch, the judged network's
+                           own_state() before it) at step_mismatch
       steps_run            how many steps were run
     """
 
@@ -82,7 +83,7 @@ class Findings:
 
     def same_state(self, step, epoch, errors, losses, states):
         """The step check of step `step`: `errors` {tensor: e_k}, `losses` [(name, ours, Keras's,
-        scale)]; records e_k and the first step that disagrees, with `states` (before, after, batch)."""
+        scale)]; records e_k and the first step that disagrees, with `states` (before, after, batch, own)."""
         self.steps["update_error"][step] = float(np.max(list(errors.values())))  # NaN if any is NaN
         if self.step_mismatch is None:
             checks = {name: (error, self.tol.step_rel) for name, error in errors.items()}

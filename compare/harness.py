@@ -13,11 +13,12 @@ from keras_impl.twin import build_twin, keras_loss, runs_steps_together
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
 
+from . import diagnosis
 from . import report as reporting
 from .blocks import BLOCK_STEPS, InBlocks
 from .epoch_runner import EpochRunner
 from .findings import Findings
-from .gradcheck import gradient_check
+from .gradcheck import gradient_check, keras_gradients
 from .judged import our_network
 from .lockstep import EveryStep, Lockstep
 from .replay import KerasReplay
@@ -71,6 +72,27 @@ class Twins:
         return gradient_check(self.judged, self.model, self.config.loss, keras_loss(self.config.loss), x0, y0,
                               TOLERANCES[self.config.dtype])
 
+    def diagnose_gradients(self, rows):
+        """Why step 0's gradients disagree (compare/diagnosis.py), [] when they agree; call it before
+        training, while the judged network holds step 0's weights."""
+        if all(r.keras_ok and r.fd_ok for r in rows):
+            return []
+        x0, y0 = self.first_batch()
+        truth = keras_gradients(self.model, keras_loss(self.config.loss), x0, y0)
+        config = self.config
+        return diagnosis.of_gradients(self.judged, config.loss, x0, y0, rows, truth,
+                                      (config.lr, config.momentum, config.nesterov), TOLERANCES[config.dtype],
+                                      self.judged.parameter_names())
+
+    def diagnose_step(self, findings):
+        """Why the first step taken from Keras's state disagreed, [] when none did (or it is not a step's)."""
+        if findings.step_mismatch is None or findings.mismatch_states is None:
+            return []
+        config = self.config
+        return diagnosis.of_step(self.judged, config.loss, findings.mismatch_states, findings.step_mismatch.step,
+                                 (config.lr, config.momentum, config.nesterov), TOLERANCES[config.dtype],
+                                 self.judged.parameter_names())
+
 
 def default_check(judged, distribution):
     """The judged network's own default (compare/judged.py), but every step when distributed (a
@@ -101,7 +123,9 @@ def run_gradient_check(config, network=None, data=None, print_=print):
     print_(f"{twins.judged} on {twins.data.name}, Keras on {twins.where}")
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], twins.judged.whose))
     report = reporting.gradient_report(twins, rows)
-    print_(f"verdict: {report['verdict']} (gradients at step 0, a batch of {report['gradients']['batch_size']})")
+    report["diagnosis"] = diagnosis.as_dicts(twins.diagnose_gradients(rows))
+    print_(f"verdict: {report['verdict']} (gradients at step 0, a batch of {report['gradients']['batch_size']})"
+           + reporting.diagnosis_words(report))
     return report
 
 
@@ -126,6 +150,7 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
            f"{len(twins.data.x_val)} validation examples), Keras on {keras_on}")
     with stopwatch.part("gradient check"):
         rows = twins.check_gradients()
+        why = twins.diagnose_gradients(rows)
     print_(reporting.gradient_table(rows, TOLERANCES[config.dtype], twins.judged.whose))
     with stopwatch.part("TensorBoard"):
         logs = ComparisonLogs(run_dir, config, config.lr, files.agreement, files.scratch)
@@ -134,6 +159,7 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
         keras_board = tensorboard_callback(os.path.join(run_dir, files.keras), histogram_freq=1)
         findings, interrupted_by = train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training)
         report = reporting.comparison_report(twins, rows, findings, run_dir)
+        report["diagnosis"] = diagnosis.as_dicts(why or twins.diagnose_step(findings))
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
         with stopwatch.part("report"):
             reporting.plot(report, os.path.join(run_dir, files.plot))

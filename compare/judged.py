@@ -12,6 +12,7 @@ A judged network has
 and, its tensors always in Keras's order [W^1, b^1, W^2, b^2, ...] (compare/state.py):
   parameter_names(), parameter_copies(), set_parameters(parameters)
   gradients(x, y)                      dC/dW^1, dC/db^1, ... of the batch cost
+  outputs(x)                           a^L for the batch x
   cost(x, y), evaluate(x, y)           C, and (C, accuracy)
   train_step(x, y, labels)             one training step with its own optimizer state; returns the
                                        pre-update (cost, correct count)
@@ -79,6 +80,9 @@ class OurNetwork:
     def gradients(self, x, y):
         nabla_w, nabla_b = self.network.backprop(x, y, self.loss)
         return interleaved(nabla_w + nabla_b)
+
+    def outputs(self, x):
+        return self.network.feedforward(x)
 
     def cost(self, x, y):
         return self.network.cost(x, y, self.loss)

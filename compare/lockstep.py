@@ -71,7 +71,7 @@ class Lockstep:
         with self.stopwatch.part("step check"):
             errors, probe_loss = self.step_check.errors(before, after, *batch, own=own)
             findings.same_state(step, epoch, errors, [("loss", probe_loss, keras_loss, loss_scale)],
-                                (before, after, batch))
+                                (before, after, batch, own))
 
     def non_finite_tensors(self, keras_after):
         """The tensors holding NaN or inf, nearest the output first: the judged network's, else Keras's."""

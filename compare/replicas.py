@@ -51,7 +51,7 @@ def explain(judged, findings, uneven):
             replica_mean_step(probe, x, y, at["replica_sizes"])
             return 0.0
 
-        before, after, (x, y, labels) = states
-        errors, _ = StepCheck(judged, keras_step).errors(before, after, x, y, labels)
+        before, after, (x, y, labels), own = states
+        errors, _ = StepCheck(judged, keras_step).errors(before, after, x, y, labels, own=own)
         explanation["error_of_keras_rule"] = max(errors.values())
     return explanation

@@ -127,7 +127,13 @@ def backends_table(rows, pairwise):
 def verdict_line(report):
     """The verdict in words: match, drift (with how the gap grew) or mismatch (with where), and
     what else your network did that the check should know (changed_arguments_words)."""
-    return verdict_words(report) + not_exact_words(report) + changed_arguments_words(report)
+    return verdict_words(report) + not_exact_words(report) + changed_arguments_words(report) + \
+        diagnosis_words(report)
+
+
+def diagnosis_words(report):
+    """The diagnosis (compare/diagnosis.py) as lines under the verdict: '\nwhy: ...', or ''."""
+    return "".join(f"\nwhy: {f['words']}" for f in report.get("diagnosis") or [])
 
 
 def not_exact_words(report):

@@ -123,23 +123,23 @@ class YourNetwork:
     def set_parameters(self, parameters):
         self.layout.set(self.checked(list(parameters), "weights to load"))
 
-    def output(self, x):
+    def outputs(self, x):
         return self.layout.output(x, self.sizes[-1])
 
     def gradients(self, x, y):
         return self.checked(self.layout.gradients(x, y), "gradients")
 
     def cost(self, x, y):
-        a = self.output(x)
+        a = self.outputs(x)
         return self.loss.value(a, a, y, PROBABILITIES)
 
     def evaluate(self, x, y):
-        a = self.output(x)
+        a = self.outputs(x)
         return float(self.loss.value(a, a, y, PROBABILITIES)), count_correct(a, labels_of(y)) / len(y)
 
     def train_step(self, x, y, labels=None):
         """The pre-update cost and correct count on (x, y), then one training step."""
-        a = self.output(x)
+        a = self.outputs(x)
         cost = float(self.loss.value(a, a, y, PROBABILITIES))
         correct = count_correct(a, labels_of(y) if labels is None else labels)
         if self.layout.has_update:
@@ -237,7 +237,7 @@ def try_out(yours, start, x, y):
     except Exception as e:  # noqa: BLE001 - whatever stops a copy
         raise ValueError(f"your network cannot be copied (copy.deepcopy raised {type(e).__name__}: {e}); the harness "
                          "copies it to replay its steps: keep files, locks and modules out of its attributes") from None
-    yours.output(x)
+    yours.outputs(x)
     yours.gradients(x, y)
     before = yours.own_state()
     trial = yours.probe()

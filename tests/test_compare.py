@@ -77,6 +77,7 @@ def test_matrix_of_settings_matches(tmp_path, row):
     config = matrix_config(row, tmp_path)
     report = run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None)
     assert report["verdict"] == "match", (report["first_divergence"], report["gradients"]["layers"])
+    assert report["diagnosis"] == []
     assert len(report["steps"]["keras_loss"]) == row[-1] * -(-len(config.load_dataset().x_train) // row[-2])
 
 

@@ -5,9 +5,7 @@ is found at the step where it really starts, checked every step and in blocks al
 import json
 import os
 import shutil
-import textwrap
 
-import numpy as np
 import pytest
 
 from helpers import ROOT, compare_in_process
