@@ -67,6 +67,10 @@ def test_a_planted_bug_is_caught_at_step_0_in_the_right_layer(monkeypatch, tmp_p
     assert report["first_step_mismatch"]["layer"] == layer
     bad = [r["name"] for r in report["gradients"]["layers"] if not r["keras_ok"]]
     assert f"{layer}/kernel" in bad
+    # f' 1.001 times too large: its layer's gradients are 1.001 times the right ones (and in BP2, below it)
+    factors = {f["layer"]: f["evidence"]["factor"] for f in report["diagnosis"]}
+    assert factors[layer] == pytest.approx(1.001, rel=1e-12)
+    assert factors.get("dense_1", 1.0) == pytest.approx(1.001 ** (2 if buggy == "sigmoid" else 1), rel=1e-12)
     assert "verdict: mismatch" in capsys.readouterr().out
 
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, compare_in_process
 
 ROWS = """
 import numpy as np
@@ -172,6 +172,16 @@ def test_the_buggy_example_is_bp1_without_f_prime():
     assert (finding["cause"], finding["equation"], finding["layer"]) == ("equation", "BP1", "dense_2")
     assert "\nwhy: your gradients are exactly those of BP1 without f'(z^L) in dense_2" in verdict_line(report)
     assert "where the primer has BP1: delta^L = dC/da^L * f_L'(z^L)" in verdict_line(report)
+
+
+def test_gradcheck_and_the_python_api_say_why_too(capsys):
+    from compare import assert_matches_keras
+
+    buggy = os.path.join(ROOT, "examples", "network_buggy.py:Network")
+    code, out, _ = compare_in_process(["gradcheck", "--implementation", buggy], capsys)
+    assert code == 1 and "why: your gradients are exactly those of BP1 without f'(z^L) in dense_2" in out
+    with pytest.raises(AssertionError, match=r"why: your gradients are exactly those of BP1 without f'\(z\^L\)"):
+        assert_matches_keras(buggy, epochs=1)
 
 
 def test_an_update_without_the_1_over_m_in_the_columns_layout(folder):
