@@ -31,6 +31,7 @@ from keras_impl.interrupts import deferred
 
 from .lockstep import RunningLoss
 from .replay import Block, Checkpoint, differences, load_keras
+from .tolerances import worst_of
 
 BLOCK_STEPS = 16  # steps per execution of Keras's fit, and per check
 LOOKBACK = 4  # recent blocks kept (their checkpoints) for a replay to start from
@@ -135,7 +136,7 @@ class InBlocks(keras.callbacks.Callback):
         with lockstep.stopwatch.part("step check"):
             errors, probe_losses = lockstep.step_check.block_errors(self._before, after, batches,
                                                                     self._start.scratch.rest)
-            error = max(errors.values())
+            error = worst_of(errors)
             probe_loss = sum(loss * n for loss, n in zip(probe_losses, sizes)) / sum(sizes)
             stepped_wrong = not (error <= findings.tol.step_rel and
                                  findings.losses_within([probe_loss, *probe_losses], [keras_loss, *keras_losses], scales))

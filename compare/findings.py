@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .records import NonFinite, Parting
-from .tolerances import loss_error, scale_of, within
+from .tolerances import loss_error, scale_of, within, worst_of
 
 SERIES = ("scratch_loss", "keras_loss", "weight_gap", "update_error")
 BLOCK_SERIES = ("last_step", "scratch_loss", "keras_loss", "weight_gap", "update_error")
@@ -84,7 +84,7 @@ class Findings:
     def same_state(self, step, epoch, errors, losses, states):
         """The step check of step `step`: `errors` {tensor: e_k}, `losses` [(name, ours, Keras's,
         scale)]; records e_k and the first step that disagrees, with `states` (before, after, batch, own)."""
-        self.steps["update_error"][step] = float(np.max(list(errors.values())))  # NaN if any is NaN
+        self.steps["update_error"][step] = worst_of(errors)
         if self.step_mismatch is None:
             checks = {name: (error, self.tol.step_rel) for name, error in errors.items()}
             checks.update({name: (loss_error(a, b, scale), self.tol.loss_rel) for name, a, b, scale in losses})

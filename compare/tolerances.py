@@ -53,6 +53,11 @@ def max_relative_error(ours, theirs):
     return float(gap.max()) / scale_of(theirs)
 
 
+def worst_of(errors):
+    """The largest of {tensor name: error}: a block's or a step's error is its worst tensor's (NaN if any is)."""
+    return float(np.max(list(errors.values())))
+
+
 def loss_error(ours, theirs, scale):
     """|ours - theirs| / max(1, |scale|) for two losses, `scale` the size of the loss compared."""
     return abs(ours - theirs) / max(1.0, abs(scale))
