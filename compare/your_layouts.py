@@ -17,9 +17,11 @@ from .your_calls import YourCodeFailed
 
 
 def described(value):
-    """What a value is, in a few words: 'None', 'a str ('oops')', 'a dict'."""
+    """What a value is, in a few words: 'None', 'a str ('oops')', 'a dict', 'an array of complex128'."""
     if value is None:
         return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype}"
     text = repr(value)
     return f"a {type(value).__name__}" + (f" ({text})" if len(text) <= 40 else "")
 

@@ -2,7 +2,8 @@
 never within tolerance, verdict() on every combination of its inputs, a block's error as the worst of
 its tensors', the finite differences' noise floor; and, end to end where only a run shows the rule, a
 step-0 bug between the float64 gradient tolerance and 1e-7, a loss off at one step of the trajectory
-only, and a bug at the one-step last block of an epoch after a drift began. A core test file of the
+only and of the probe only (the block's mean right), and a bug at the one-step last block of an
+epoch after a drift began, in the tensor nearest the output or far from it. A core test file of the
 mutation check (tests/mutations.py)."""
 import itertools
 import math
@@ -123,25 +124,107 @@ def test_a_loss_off_at_one_step_of_the_trajectory_only_is_found_both_ways(tmp_pa
     assert abs(blocks["scratch_loss"][0] - blocks["keras_loss"][0]) <= 1e-11  # the block's mean: within
 
 
-def test_a_bug_at_the_one_step_last_block_after_a_drift_began_is_found_both_ways(monkeypatch, tmp_path):
-    """ReLU at lr 3.0 drifts from step 80 (README); a 1% longer step at step 144 alone, the epoch's
-    last, a block of one step (145 steps: 9 blocks of 16 and 1 of 1)."""
+def test_a_loss_off_at_one_step_of_the_probe_only_is_a_step_mismatch_both_ways(monkeypatch, tmp_path):
+    """The same +-1e-10 at steps 1 and 2, in the steps taken from Keras's state only: the block check's
+    mean is right, its loss at step 1 is not."""
+    from compare import judged as judged_module
+
+    config = Config(epochs=1).validate()
+    x_1, x_2 = steps_of(config, 1, 2)
+    real_probe = judged_module.OurNetwork.probe
+
+    def probe_off_at_steps_1_and_2(self, float64=False):
+        probe = real_probe(self, float64)
+        real = probe.train_step
+
+        def off(x, y, labels=None):
+            cost, correct = real(x, y, labels)
+            return cost + (1e-10 if np.array_equal(x, x_1) else -1e-10 if np.array_equal(x, x_2) else 0.0), correct
+
+        probe.train_step = off
+        return probe
+
+    monkeypatch.setattr(judged_module.OurNetwork, "probe", probe_off_at_steps_1_and_2)
+    for report in both_ways(config, tmp_path):
+        assert report["verdict"] == "mismatch" and report["first_divergence"] is None
+        assert (report["first_step_mismatch"]["step"], report["first_step_mismatch"]["tensor"]) == (1, "loss")
+
+
+@pytest.mark.parametrize("bug,tensor", [("longer step", "dense_3/bias"), ("dense_1 nudged", "dense_1/bias")])
+def test_a_bug_at_the_one_step_last_block_after_a_drift_began_is_found_both_ways(monkeypatch, tmp_path, bug, tensor):
+    """ReLU at lr 3.0 drifts from step 80 (README); a bug at step 144 alone, the epoch's last, a block
+    of one step (145 steps: 9 blocks of 16 and 1 of 1): a 1% longer step, or dense_1's biases nudged
+    by 1e-9 after it (no trace in any loss, and not in the tensor nearest the output)."""
     from compare import judged as judged_module
     from scratch.training import train_step
 
     config = Config(hidden=[16, 8], activation="relu", epochs=1).validate()
     (x_last,) = steps_of(config, 144)
 
-    def longer_at_the_last_step(network, x, y, loss, optimizer, labels=None):
-        scale = 1.01 if np.array_equal(x, x_last) else 1.0
+    def wrong_at_the_last_step(network, x, y, loss, optimizer, labels=None):
+        last = np.array_equal(x, x_last)
+        scale = 1.01 if last and bug == "longer step" else 1.0
         optimizer.learning_rate *= scale
         try:
             return train_step(network, x, y, loss, optimizer, labels)
         finally:
             optimizer.learning_rate /= scale
+            if last and bug == "dense_1 nudged":
+                network.biases[0] += 1e-9
 
-    monkeypatch.setattr(judged_module, "train_step", longer_at_the_last_step)
+    monkeypatch.setattr(judged_module, "train_step", wrong_at_the_last_step)
     for report in both_ways(config, tmp_path):
         assert report["first_divergence"]["step"] < 144  # the drift began before
         assert report["verdict"] == "mismatch"
-        assert report["first_step_mismatch"]["step"] == 144
+        assert (report["first_step_mismatch"]["step"], report["first_step_mismatch"]["tensor"]) == (144, tensor)
+
+
+def test_finite_differences_are_central():
+    """Central differences agree with backprop to about eps^2 and round-off (1e-9 here); one-sided ones
+    would be off by about eps |C''| (1e-6)."""
+    from compare.finite_differences import finite_differences
+    from compare.judged import our_network
+    from compare.tolerances import norm_relative_error
+
+    config = Config(dataset="xor", hidden=[3], activation="tanh").validate()
+    data = config.load_dataset()
+    judged = our_network(config, data)
+    fd, _ = finite_differences(judged, data.x_train, data.y_train, config.loss)
+    for ours, theirs in zip(judged.gradients(data.x_train, data.y_train), fd):
+        assert norm_relative_error(ours, theirs) < 1e-8
+
+
+PYTORCH_MOMENTUM = """
+import numpy as np
+from network_rows import Network as Rows
+
+class Network(Rows):
+    '''Momentum with PyTorch's velocities: its weights right at step 0, its velocities not.'''
+    def __init__(self, sizes):
+        super().__init__(sizes)
+        self.v = [np.zeros_like(p) for p in self.get_weights()]
+
+    def get_velocities(self):
+        return self.v
+
+    def set_velocities(self, velocities):
+        self.v = list(velocities)
+
+    def train_step(self, x, y, learning_rate, momentum, nesterov):
+        self.v = [momentum * v + g for v, g in zip(self.v, self.gradients(x, y))]
+        self.set_weights([p - learning_rate * v for p, v in zip(self.get_weights(), self.v)])
+"""
+
+
+def test_a_step_whose_velocities_alone_are_wrong_is_a_mismatch_there(tmp_path):
+    """The step check holds the velocities to Keras's too: step 0's weights agree, its velocities do not."""
+    import shutil
+
+    from compare import check_network
+    from helpers import ROOT
+
+    shutil.copy(f"{ROOT}/examples/network_rows.py", tmp_path)
+    (tmp_path / "pytorch_momentum.py").write_text(PYTORCH_MOMENTUM)
+    report = check_network(f"{tmp_path}/pytorch_momentum.py:Network", epochs=1, momentum=0.9)
+    found = report["first_step_mismatch"]
+    assert report["verdict"] == "mismatch" and found["step"] == 0 and found["tensor"].endswith("/velocity")
