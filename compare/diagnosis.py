@@ -79,8 +79,8 @@ def of_gradients(judged, loss, x, y, rows, truth, settings, tolerances, names):
 def own_update(judged, state, batch, gradients, settings, tolerance):
     """[] when the network's own step from `state` on `batch` is SGD's step along its own `gradients`
     (or the harness takes its steps); else what its update does instead."""
-    if judged.applies_gradients:
-        return []
+    if judged.applies_gradients or not all(np.isfinite(g).all() for g in gradients):
+        return []  # the harness's own step; or none to hold it against
     probe = judged.probe()
     probe.restore(state)
     probe.train_step(*batch)
@@ -102,11 +102,14 @@ def sgd_step(state, g, settings):
     return State([w + s for w, s in zip(state.weights, step)], v)
 
 
-def gradient_causes(ours, truth, right, loss, x, y, tolerance, names):
+def gradient_causes(ours, truth, right, loss, x, y, tolerance, names, batch_size=None):
     """Findings that reproduce the gradients `ours` exactly from the right ones, `truth`, or from the
     reference network `right`'s forward pass: a constant factor, then a wrong form of BP1-BP4, then a
     factor in some layers only."""
-    found = constant_factor(ours, truth, tolerance, len(x), right.sizes[-1], loss)
+    if not all(np.isfinite(g).all() for g in ours):
+        return [Finding("unknown", f"{UNKNOWN}: your gradients hold NaN or inf",
+                        {"tensors": [n for n, g in zip(names, ours) if not np.isfinite(g).all()]})]
+    found = constant_factor(ours, truth, tolerance, len(x), right.sizes[-1], loss, batch_size)
     if found:
         return [found]
     for form in wrong_forms(right, x, y, loss):
@@ -131,17 +134,32 @@ def exact_factor(ours, truth, tolerance):
     return k if worst_error(ours, [k * t for t in truth]) <= tolerance else None
 
 
-def constant_factor(ours, truth, tolerance, n, outputs, loss):
-    """A Finding for gradients that are one constant k times the right ones, or None."""
+def constant_factor(ours, truth, tolerance, n, outputs, loss, batch_size=None):
+    """A Finding for gradients that are one constant k times the right ones, or None. `batch_size`:
+    the run's, at a later step than 0 (step 0's gradients were right, so only readings that depend
+    on the mini-batch can hold there)."""
     k = exact_factor(ours, truth, tolerance)
     if k is None or abs(k - 1) <= tolerance:
         return None
-    meanings = [words for value, words in factor_meanings(n, outputs, loss) if abs(k - value) <= 1e-9 * abs(value)]
+    if k == 0:
+        return Finding("factor", "your gradients are all zero", {"factor": 0.0, "quantity": "gradients"})
+    readings = factor_meanings(n, outputs, loss) if batch_size is None else batch_meanings(n, batch_size)
+    meanings = [words for value, words in readings if abs(k - value) <= 1e-9 * abs(value)]
     said = " or ".join(meanings) if meanings else "not a factor this check knows a reason for"
     both = f" ({len(meanings)} readings fit: another --batch-size tells them apart)" if len(meanings) > 1 else ""
     error = worst_error(ours, [k * t for t in truth])
     return Finding("factor", f"every gradient is {k:.6g} times the right one: {said}{both}",
                    {"factor": k, "quantity": "gradients against k x BP1-BP4's", "relative_error": error})
+
+
+def batch_meanings(n, batch_size):
+    """The readings of a factor k that can first show after step 0: those of the mini-batch's size n."""
+    meanings = [(float(n), f"a sum over the mini-batch of {n} where the cost takes the mean"),
+                (1 / n, f"the mean over the mini-batch of {n} taken twice")]
+    if n != batch_size:
+        meanings.append((n / batch_size, f"your code divides by --batch-size {batch_size} where this mini-batch has "
+                                         f"{n} examples"))
+    return [(k, words) for k, words in meanings if k != 1]
 
 
 def factor_meanings(n, outputs, loss):
@@ -201,11 +219,11 @@ def as_dicts(findings):
     return [asdict(f) for f in findings]
 
 
-def of_step(judged, loss, states, step, settings, tolerances, names):
+def of_step(judged, loss, states, step, settings, tolerances, names, batch_size):
     """The findings for `step`, the first step that disagreed taken from Keras's own state: `states`
     (Keras's State before and after it, its mini-batch, the judged network's own state before it),
-    `settings` (learning rate, momentum, nesterov). Gradients first, at Keras's state before it; if
-    they are right, the update rule."""
+    `settings` (learning rate, momentum, nesterov), `batch_size` the run's. Gradients first, at
+    Keras's state before it; if they are right, the update rule."""
     before, after, (x, y, labels), own = states
     probe = judged.probe()
     probe.restore(replace(before, rest=own))
@@ -213,7 +231,7 @@ def of_step(judged, loss, states, step, settings, tolerances, names):
     truth = keras_order(*right.backprop(x, y, loss))
     ours = probe.gradients(x, y)
     if worst_error(ours, truth) > tolerances.gradient_rel:
-        return (gradient_causes(ours, truth, right, loss, x, y, tolerances.gradient_rel, names) or [
+        return (gradient_causes(ours, truth, right, loss, x, y, tolerances.gradient_rel, names, batch_size) or [
             Finding("unknown", f"{UNKNOWN}: at step {step} the gradients from Keras's state are not BP1-BP4's")]) + \
             own_update(judged, replace(before, rest=own), (x, y, labels), ours, settings, tolerances.step_rel)
     if judged.applies_gradients:

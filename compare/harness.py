@@ -91,7 +91,7 @@ class Twins:
         config = self.config
         return diagnosis.of_step(self.judged, config.loss, findings.mismatch_states, findings.step_mismatch.step,
                                  (config.lr, config.momentum, config.nesterov), TOLERANCES[config.dtype],
-                                 self.judged.parameter_names())
+                                 self.judged.parameter_names(), config.batch_size)
 
 
 def default_check(judged, distribution):

@@ -240,7 +240,9 @@ def mismatch_parts(report, step_tolerance):
     bad = [r["name"] for r in report["gradients"]["layers"] if not (r["keras_ok"] and r["fd_ok"])]
     parts = []
     if blowup:
-        parts.append(f"training diverged: the {blowup['side']} loss became non-finite at step {blowup['step']} "
+        side = "your network's" if blowup["side"] == "scratch" and report.get("implementation") else \
+            f"the {blowup['side']}"
+        parts.append(f"training diverged: {side} loss became non-finite at step {blowup['step']} "
                      f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
                      "try a smaller --lr")
     whose = "your network's" if report.get("implementation") else "the scratch"

@@ -1,14 +1,16 @@
 """Calling your network's code (compare/your_network.py) so that nothing it does can reach the
 check: each call gets arrays of its own, so a change it makes to its arguments cannot reach the
 dataset, the batches, Keras or the probe (the first change of each argument is noted, as a finding);
-the working directory is put back after it; what it returns is checked (compare/your_returns.py);
-and every way out of it other than returning (an exception, sys.exit, os._exit) comes back as
+the working directory and the warnings filters are put back after it; what it returns is checked
+(compare/your_layouts.py); and every way out of it other than returning (any exception, sys.exit,
+os._exit) comes back as
 YourCodeFailed, which names your network and shows your frames of the traceback. A KeyboardInterrupt
 goes on as an interrupt: it may be Ctrl-C arriving while your code runs.
 """
 import copy
 import os
 import traceback
+import warnings
 
 import numpy as np
 
@@ -49,8 +51,11 @@ def calling(path, function, *args, what=None):
     what = what or getattr(function, "__qualname__", str(function))
     folder, os_exit, os._exit = os.getcwd(), os._exit, exit_instead
     try:
-        return function(*args)
-    except (Exception, SystemExit, Exited) as error:  # noqa: BLE001 - whatever their code raises is theirs
+        with warnings.catch_warnings():  # a filter your code sets (e.g. warnings as errors) stays yours
+            return function(*args)
+    except KeyboardInterrupt:
+        raise  # Ctrl-C may arrive while your code runs: an interrupt, with its partial report
+    except BaseException as error:  # noqa: BLE001 - whatever their code raises is theirs, GeneratorExit too
         theirs = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) == path]
         if isinstance(error, TypeError) and not theirs:
             raise ValueError(f"--implementation: calling {what} with {len(args)} argument(s) failed ({error}); "
@@ -101,6 +106,16 @@ class Calls:
 
     def copied(self):
         """Calls into a deep copy of the network, sharing `changes`."""
-        calls = Calls(copy.deepcopy(self.network), self.path, self.changes)
+        try:
+            calls = Calls(copy.deepcopy(self.network), self.path, self.changes)
+        except Exception as e:  # noqa: BLE001 - whatever stops a copy: a file or a lock it took on later
+            raise YourCodeFailed(f"error: your network ({self.path}) cannot be copied after {self.step} step(s) "
+                                 f"(copy.deepcopy raised {type(e).__name__}: {e}); the harness copies it to take "
+                                 "steps from Keras's state: keep files, locks and modules out of its attributes") \
+                from None
         calls.step = self.step
         return calls
+
+    def assign(self, name, value):
+        """network.name = value (a property's setter is your code too)."""
+        calling(self.path, setattr, self.network, name, value, what=f"setting {name}")

@@ -41,14 +41,14 @@ def tensors(value, what, expected):
     """A list or tuple of arrays of numbers as float64 arrays; YourCodeFailed naming `what` otherwise."""
     if not isinstance(value, (list, tuple)):
         raise YourCodeFailed(f"error: your network's {what} gave {described(value)}; expected {expected}")
-    return [numbers(v, f"{what} (item {i})", "an array of numbers") for i, v in enumerate(value)]
+    return [numbers(v, f"{what} (item {i})", "an array of real numbers") for i, v in enumerate(value)]
 
 
 class RowsLayout:
     """Keras's layout: parameters [W1 (n_in, n_out), b1 (n_out,), ...], a batch of rows at a time."""
 
     NEEDS = ("get_weights", "set_weights", "feedforward", "gradients")
-    name, update_method = "rows", "train_step"
+    name, update_method, gradients_are = "rows", "train_step", "gradients"
     VELOCITIES = ("get_velocities", "set_velocities")
 
     def __init__(self, calls):
@@ -97,6 +97,7 @@ class ColumnsLayout(RowsLayout):
 
     NEEDS = ("weights", "biases", "feedforward", "backprop")
     name, update_method = "columns", "update_mini_batch"
+    gradients_are = "backprop's (nabla_b, nabla_w), in that order, averaged over the batch,"
     VELOCITIES = ("weight_velocities", "bias_velocities")
 
     @staticmethod
@@ -107,13 +108,17 @@ class ColumnsLayout(RowsLayout):
         return self.rows_of("weights", "biases")
 
     def set(self, parameters):
-        self.calls.network.weights, self.calls.network.biases = columns_of(parameters)
+        weights, biases = columns_of(parameters)
+        self.calls.assign("weights", weights)
+        self.calls.assign("biases", biases)
 
     def velocities(self):
         return self.rows_of(*self.VELOCITIES)
 
     def set_velocities(self, velocities):
-        self.calls.network.weight_velocities, self.calls.network.bias_velocities = columns_of(velocities)
+        weights, biases = columns_of(velocities)
+        self.calls.assign("weight_velocities", weights)
+        self.calls.assign("bias_velocities", biases)
 
     def rows_of(self, weights, biases):
         """The attributes `weights` (n_out, n_in) and `biases` (n_out, 1) as [W1, b1, ...] in Keras's layout."""

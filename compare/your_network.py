@@ -67,6 +67,8 @@ def layout_of(network, path):
     for layout in LAYOUTS:
         if all(hasattr(network, attribute) for attribute in layout.NEEDS):
             return layout(Calls(network, path))
+    if network is None:
+        raise ValueError("--implementation: NAME(sizes) returned None: a function NAME must return the network")
     rows, columns = LAYOUTS
     raise ValueError(f"--implementation: the network has neither layout: rows needs {', '.join(rows.NEEDS)}; "
                      f"columns needs {', '.join(columns.NEEDS)} (docs/your-own-network.md)")
@@ -127,7 +129,7 @@ class YourNetwork:
         return self.layout.output(x, self.sizes[-1])
 
     def gradients(self, x, y):
-        return self.checked(self.layout.gradients(x, y), "gradients")
+        return self.checked(self.layout.gradients(x, y), self.layout.gradients_are)
 
     def cost(self, x, y):
         a = self.outputs(x)

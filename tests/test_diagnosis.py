@@ -24,7 +24,7 @@ class Network(Rows):
     '''examples/network_rows.py with the bugs BUGS planted, as a learner might write them.'''
     def gradients(self, x, y):
         zs, a = self.forward(x)
-        n = 1 if "sum over the batch" in BUGS else len(x)
+        n = 1 if "sum over the batch" in BUGS else 10 if "batch size 10 in the code" in BUGS else len(x)
         at_a = "f'(a) in BP1" in BUGS or "f'(a) everywhere" in BUGS
         f_L = 1 if "BP1 without f'" in BUGS else sigmoid_prime(a[-1]) if at_a else sigmoid_prime(zs[-1])
         delta = (a[-1] - y) / n * f_L * (2 if "no 1/2" in BUGS else 1)
@@ -36,6 +36,8 @@ class Network(Rows):
                 back = delta @ (self.W[l] if "no transpose" in BUGS else self.W[l].T)
                 f_l = sigmoid_prime(a[l]) if "f'(a) everywhere" in BUGS else sigmoid_prime(zs[l - 1])
                 delta = back * (1 if "BP2 without f'" in BUGS else f_l)
+        if "NaN" in BUGS:
+            grads = [g * np.nan for g in grads]
         return [-g for g in grads] if "ascent" in BUGS else grads
 
     def train_step(self, x, y, learning_rate):
@@ -161,6 +163,24 @@ def test_each_planted_cause_is_named_with_its_evidence(folder, bug, settings, ca
 ])
 def test_two_bugs_give_both_findings_or_none(folder, bugs, causes):
     assert [f["cause"] for f in diagnosed(planted(folder, *bugs))] == causes
+
+
+def test_a_factor_first_seen_at_the_short_last_batch_is_read_as_the_batch_size(folder):
+    """Gradients divided by 10, written in the code, where the epoch's last mini-batch is shorter: the
+    first mismatch is there, and only a reading that depends on the mini-batch is offered."""
+    from compare import check_network
+
+    report = check_network(planted(folder, "batch size 10 in the code"), epochs=1)
+    step = report["first_step_mismatch"]["step"]
+    finding = one(report["diagnosis"])
+    n = 1442 - 10 * step  # the digits: 1442 training examples, 10 a mini-batch
+    assert step == 144 and finding["evidence"]["factor"] == pytest.approx(n / 10, rel=1e-12)
+    assert finding["words"].endswith(f"your code divides by --batch-size 10 where this mini-batch has {n} examples")
+
+
+def test_nan_gradients_are_said_to_be_nan_and_nothing_more(folder):
+    finding = one(diagnosed(planted(folder, "NaN")))
+    assert finding["cause"] == "unknown" and finding["words"].endswith("your gradients hold NaN or inf")
 
 
 def test_the_buggy_example_is_bp1_without_f_prime():

@@ -344,3 +344,32 @@ def test_the_python_api_leaves_no_temporary_folder(yours, tmp_path, monkeypatch)
     report = checked(yours, "network_rows.py", "every-step", epochs=1, hidden=[4])
     assert report["verdict"] == "match" and report["logdir"].startswith(str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("what,message", [
+    ("raise type('Stop', (BaseException,), {})()", "raised Stop in gradients"),
+    ("raise GeneratorExit", "raised GeneratorExit in gradients"),
+    ("self.log = open(os.devnull)", "cannot be copied after"),
+], ids=["BaseException", "GeneratorExit", "a file taken on"])
+@pytest.mark.parametrize("at", [0, 40], ids=["step 0", "mid-run"])
+def test_any_other_way_out_of_your_code_is_named_and_leaves_no_folder(endings, tmp_path, capsys, what, message, at):
+    exit_code, _, err = compare_in_process(["--implementation", your_file(endings, what, at), "--epochs", "1",
+                                            "--logdir", str(tmp_path / "runs")], capsys)
+    assert exit_code == 1 and err[0].startswith("error: your network (") and message in err[0], err
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+def test_warnings_made_errors_by_your_file_stay_yours(endings, tmp_path, capsys):
+    path = endings / "strict.py"
+    path.write_text("import warnings\nwarnings.simplefilter('error')\nfrom network_rows import Network\n")
+    exit_code, out, err = compare_in_process(["--implementation", f"{path}:Network", "--epochs", "1",
+                                              "--logdir", str(tmp_path)], capsys)
+    assert exit_code == 0 and "verdict: match" in out, err
+
+
+def test_a_function_that_forgets_to_return_the_network_is_told_so(endings, tmp_path, capsys):
+    path = endings / "forgot.py"
+    path.write_text("from network_rows import Network as Rows\n\ndef Network(sizes):\n    Rows(sizes)\n")
+    exit_code, _, err = compare_in_process(["--implementation", f"{path}:Network", "--logdir", str(tmp_path)], capsys)
+    assert (exit_code, err) == (2, ["error: --implementation: NAME(sizes) returned None: a function NAME must "
+                                    "return the network"])
