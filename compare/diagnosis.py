@@ -65,7 +65,7 @@ def of_gradients(judged, loss, x, y, rows, truth, settings, tolerances, names):
     nesterov): the network's own update is then held against SGD's step along its own gradients."""
     if all(r.keras_ok and r.fd_ok for r in rows):
         return []
-    ours, tolerance = judged.gradients(x, y), tolerances.gradient_rel
+    ours, tolerance = judged.probe().gradients(x, y), tolerances.gradient_rel
     right = reference(judged, judged.parameter_copies())
     findings = gradient_causes(ours, truth, right, loss, x, y, tolerance, names)
     if not findings and all(r.fd_ok for r in rows):

@@ -56,7 +56,7 @@ def torch_gradients(model, loss_fn, x, y):
 def gradient_check(judged, model, loss, keras_loss_fn, x, y, tolerances):
     """One GradientRow per weight and bias tensor of `judged` (compare/judged.py): its gradients
     against Keras's and against finite differences."""
-    ours = judged.gradients(x, y)
+    ours = judged.probe().gradients(x, y)  # on a copy: the judged network's calls are its training's
     keras_grads = keras_gradients(model, keras_loss_fn, x, y)
     fd, kinks = finite_differences(judged, x, y, loss)
     cost = float(judged.cost(x, y))

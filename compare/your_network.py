@@ -228,8 +228,8 @@ def build(source, config, data):
 
 
 def try_out(yours, start, x, y):
-    """Load `start` (zero velocities), check it reads back, and take your network through each of its
-    methods on (x, y) before training: a step, on a copy."""
+    """Load `start` (zero velocities), check it reads back, and take a copy of your network through
+    each of its methods on (x, y) before training, a step too."""
     yours.restore(State(start, []))
     if not all(np.array_equal(a, b) for a, b in zip(yours.parameter_copies(), start)):
         raise ValueError("your network's weights read back differ from those just loaded: check that they are "
@@ -239,10 +239,11 @@ def try_out(yours, start, x, y):
     except Exception as e:  # noqa: BLE001 - whatever stops a copy
         raise ValueError(f"your network cannot be copied (copy.deepcopy raised {type(e).__name__}: {e}); the harness "
                          "copies it to replay its steps: keep files, locks and modules out of its attributes") from None
-    yours.outputs(x)
-    yours.gradients(x, y)
-    before = yours.own_state()
-    trial = yours.probe()
+    trial = yours.probe()  # your network itself takes no call that training would not make
+    randomness = np.random.get_state(), random.getstate()
+    trial.outputs(x)
+    trial.gradients(x, y)
     trial.train_step(x, y)
     trial.snapshot()
-    yours.restore(State(start, [], rest=before))
+    np.random.set_state(randomness[0])
+    random.setstate(randomness[1])

@@ -49,6 +49,18 @@ class Network(Rows):
         self.set_weights([p + s for p, s in zip(self.get_weights(), step)])
         self.steps += 1
 """
+GRADIENTS_COUNTER = """
+from network_rows import Network as Rows
+
+class Network(Rows):
+    '''Right gradients until their 37th call, then 1% too large; the harness takes the steps.'''
+    train_step = None
+    calls = 0
+
+    def gradients(self, x, y):
+        self.calls += 1
+        return [g * (1.01 if self.calls >= 37 else 1.0) for g in super().gradients(x, y)]
+"""
 SECRET_MOMENTUM = """
 import numpy as np
 from network_rows import Network as Rows
@@ -124,6 +136,7 @@ FILES = {
     "other_validation_cost.py": OTHER_VALIDATION_COST,
     "counter37.py": COUNTER.format(bad=37, hidden="sigmoid"),
     "counter150.py": COUNTER.format(bad=150, hidden="sigmoid"),
+    "gradients_counter.py": GRADIENTS_COUNTER,
     "relu_counter.py": COUNTER.format(bad=301, hidden="relu"),
     "momentum.py": MOMENTUM.format(bad=-1),
     "momentum_bug.py": MOMENTUM.format(bad=5),
@@ -159,9 +172,11 @@ def first_mismatch(report):
 @pytest.mark.parametrize("name,settings,step,epoch", [
     ("counter37.py", {"epochs": 1}, 36, 1),
     ("counter150.py", {"epochs": 2}, 149, 2),
+    # the gradient check and the try-out before training call copies: the 37th call is step 36's
+    ("gradients_counter.py", {"epochs": 1}, 36, 1),
     # drifts from epoch 1 (README, "Three verdicts"); blocks replay that drift before the bug shows
     ("relu_counter.py", {"epochs": 3, "hidden": [16, 8], "activation": "relu"}, 300, 3),
-], ids=["call 37", "call 150", "relu drift, call 301"])
+], ids=["call 37", "call 150", "gradients' call 37", "relu drift, call 301"])
 def test_a_bug_from_the_nth_call_is_found_at_step_n(yours, name, settings, step, epoch, check):
     report = checked(yours, name, check, **settings)
     assert report["verdict"] == "mismatch"
