@@ -3,9 +3,8 @@ check: each call gets arrays of its own, so a change it makes to its arguments c
 dataset, the batches, Keras or the probe (the first change of each argument is noted, as a finding);
 the working directory and the warnings filters are put back after it; what it returns is checked
 (compare/your_layouts.py); and every way out of it other than returning (any exception, sys.exit,
-os._exit) comes back as
-YourCodeFailed, which names your network and shows your frames of the traceback. A KeyboardInterrupt
-goes on as an interrupt: it may be Ctrl-C arriving while your code runs.
+os._exit) comes back as YourCodeFailed, which names your network and shows your frames of the
+traceback. A KeyboardInterrupt goes on as an interrupt: it may be Ctrl-C arriving while your code runs.
 """
 import copy
 import os
