@@ -99,6 +99,8 @@ def main(argv=None):
         print(e, file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:  # a signal now ends the process at once: this one was raised by your network
+        if not args.implementation:
+            raise
         print(f"error: your network ({args.implementation}) raised KeyboardInterrupt before training; nothing was "
               "written", file=sys.stderr)
         sys.exit(exit_code("SIGINT"))

@@ -159,7 +159,7 @@ def changed_arguments_words(report):
 
 
 def verdict_words(report):
-    """The verdict line without the notes on your network's arguments."""
+    """The verdict line itself, without the notes verdict_line adds after it."""
     done = len(report["epochs"])
     partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
     step_tolerance = report["tolerances"]["step_rel"]

@@ -197,3 +197,42 @@ def max_weight_diff(network, model):
 
 def max_loss_diff(scratch_history, keras_history, key="loss"):
     return max(abs(s[key] - k[key]) for s, k in zip(scratch_history, keras_history))
+
+
+YOUR_MOMENTUM = """
+import numpy as np
+from network_rows import Network as Rows
+
+class Network(Rows):
+    '''SGD with momentum of its own, FORM "keras" (Keras's, plain or Nesterov as the run asks), "plain",
+    "nesterov" (whatever the run asks) or "pytorch" (v -> mu v + g, w -> w - eta v); the momentum 1.001
+    times too large at step BAD (0-based).'''
+    def __init__(self, sizes):
+        super().__init__(sizes)
+        self.v, self.steps = [np.zeros_like(p) for p in self.get_weights()], 0
+
+    def get_velocities(self):
+        return self.v
+
+    def set_velocities(self, velocities):
+        self.v = list(velocities)
+
+    def train_step(self, x, y, learning_rate, momentum, nesterov):
+        g = self.gradients(x, y)
+        mu = momentum * 1.001 if self.steps == {bad} else momentum
+        if "{form}" == "pytorch":
+            self.v = [mu * v + g_ for v, g_ in zip(self.v, g)]
+            step = [-learning_rate * v for v in self.v]
+        else:
+            nesterov = {{"keras": nesterov, "plain": False, "nesterov": True}}["{form}"]
+            self.v = [mu * v - learning_rate * g_ for v, g_ in zip(self.v, g)]
+            step = [mu * v - learning_rate * g_ for v, g_ in zip(self.v, g)] if nesterov else self.v
+        self.set_weights([p + s for p, s in zip(self.get_weights(), step)])
+        self.steps += 1
+"""
+
+
+def your_momentum(form="keras", bad=-1):
+    """The source of a rows network with momentum of its own (YOUR_MOMENTUM), built on
+    examples/network_rows.py, which must lie beside it."""
+    return YOUR_MOMENTUM.format(form=form, bad=bad)

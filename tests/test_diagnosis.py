@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import ROOT, compare_in_process
+from helpers import ROOT, compare_in_process, your_momentum
 
 ROWS = """
 import numpy as np
@@ -69,34 +69,6 @@ def Network(sizes):
     '''Right backprop for tanh hidden units, run where the flags say sigmoid.'''
     return Rows(sizes, hidden=tanh)
 """
-MOMENTUM = """
-import numpy as np
-from network_rows import Network as Rows
-
-class Network(Rows):
-    '''Momentum in the form FORM: "plain", "nesterov" (Keras's forms) or "pytorch".'''
-    def __init__(self, sizes):
-        super().__init__(sizes)
-        self.v = [np.zeros_like(p) for p in self.get_weights()]
-
-    def get_velocities(self):
-        return self.v
-
-    def set_velocities(self, velocities):
-        self.v = list(velocities)
-
-    def train_step(self, x, y, learning_rate, momentum, nesterov):
-        g = self.gradients(x, y)
-        if "{form}" == "pytorch":
-            self.v = [momentum * v + g_ for v, g_ in zip(self.v, g)]
-            step = [-learning_rate * v for v in self.v]
-        else:
-            self.v = [momentum * v - learning_rate * g_ for v, g_ in zip(self.v, g)]
-            step = [momentum * v - learning_rate * g_ for v, g_ in zip(self.v, g)] if "{form}" == "nesterov" else self.v
-        self.set_weights([p + s for p, s in zip(self.get_weights(), step)])
-"""
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("diagnosed")
@@ -105,7 +77,7 @@ def folder(tmp_path_factory):
     (folder / "columns_summed.py").write_text(COLUMNS_SUMMED)
     (folder / "tanh.py").write_text(TANH)
     for form in ("plain", "nesterov", "pytorch"):
-        (folder / f"momentum_{form}.py").write_text(MOMENTUM.replace("{form}", form))
+        (folder / f"momentum_{form}.py").write_text(your_momentum(form))
     return folder
 
 

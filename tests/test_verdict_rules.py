@@ -16,7 +16,7 @@ from compare.finite_differences import fd_noise_floor
 from compare.records import GradientRow, verdict
 from compare.tolerances import (FD_EPSILON, TOLERANCES, Tolerances, loss_error, max_relative_error, within,
                                 worst_of)
-from helpers import both_ways, scaled_derivative
+from helpers import both_ways, scaled_derivative, your_momentum
 from scratch.config import Config
 
 
@@ -194,28 +194,6 @@ def test_finite_differences_are_central():
         assert norm_relative_error(ours, theirs) < 1e-8
 
 
-PYTORCH_MOMENTUM = """
-import numpy as np
-from network_rows import Network as Rows
-
-class Network(Rows):
-    '''Momentum with PyTorch's velocities: its weights right at step 0, its velocities not.'''
-    def __init__(self, sizes):
-        super().__init__(sizes)
-        self.v = [np.zeros_like(p) for p in self.get_weights()]
-
-    def get_velocities(self):
-        return self.v
-
-    def set_velocities(self, velocities):
-        self.v = list(velocities)
-
-    def train_step(self, x, y, learning_rate, momentum, nesterov):
-        self.v = [momentum * v + g for v, g in zip(self.v, self.gradients(x, y))]
-        self.set_weights([p - learning_rate * v for p, v in zip(self.get_weights(), self.v)])
-"""
-
-
 def test_a_step_whose_velocities_alone_are_wrong_is_a_mismatch_there(tmp_path):
     """The step check holds the velocities to Keras's too: step 0's weights agree, its velocities do not."""
     import shutil
@@ -224,7 +202,7 @@ def test_a_step_whose_velocities_alone_are_wrong_is_a_mismatch_there(tmp_path):
     from helpers import ROOT
 
     shutil.copy(f"{ROOT}/examples/network_rows.py", tmp_path)
-    (tmp_path / "pytorch_momentum.py").write_text(PYTORCH_MOMENTUM)
+    (tmp_path / "pytorch_momentum.py").write_text(your_momentum("pytorch"))
     report = check_network(f"{tmp_path}/pytorch_momentum.py:Network", epochs=1, momentum=0.9)
     found = report["first_step_mismatch"]
     assert report["verdict"] == "mismatch" and found["step"] == 0 and found["tensor"].endswith("/velocity")

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from helpers import ROOT, compare_in_process
+from helpers import ROOT, compare_in_process, your_momentum
 
 CHECKS = ["blocks", "every-step"]
 
@@ -24,30 +24,6 @@ class Network(Rows):
     def train_step(self, x, y, learning_rate):
         self.calls += 1
         super().train_step(x, y, learning_rate * (1.01 if self.calls >= {bad} else 1.0))
-"""
-MOMENTUM = """
-import numpy as np
-from network_rows import Network as Rows
-
-class Network(Rows):
-    '''SGD with momentum in Keras's form, with a wrong momentum at step {bad} (0-based).'''
-    def __init__(self, sizes):
-        super().__init__(sizes)
-        self.v, self.steps = [np.zeros_like(p) for p in self.get_weights()], 0
-
-    def get_velocities(self):
-        return self.v
-
-    def set_velocities(self, velocities):
-        self.v = list(velocities)
-
-    def train_step(self, x, y, learning_rate, momentum, nesterov):
-        g = self.gradients(x, y)
-        mu = momentum * 1.001 if self.steps == {bad} else momentum
-        self.v = [mu * v - learning_rate * g_ for v, g_ in zip(self.v, g)]
-        step = [mu * v - learning_rate * g_ for v, g_ in zip(self.v, g)] if nesterov else self.v
-        self.set_weights([p + s for p, s in zip(self.get_weights(), step)])
-        self.steps += 1
 """
 GRADIENTS_COUNTER = """
 from network_rows import Network as Rows
@@ -138,8 +114,8 @@ FILES = {
     "counter150.py": COUNTER.format(bad=150, hidden="sigmoid"),
     "gradients_counter.py": GRADIENTS_COUNTER,
     "relu_counter.py": COUNTER.format(bad=301, hidden="relu"),
-    "momentum.py": MOMENTUM.format(bad=-1),
-    "momentum_bug.py": MOMENTUM.format(bad=5),
+    "momentum.py": your_momentum(),
+    "momentum_bug.py": your_momentum(bad=5),
     "secret_momentum.py": SECRET_MOMENTUM,
     "overwrites_y.py": OVERWRITES_Y,
     "scales_x.py": SCALES_X,
