@@ -261,13 +261,13 @@ def update_causes(reached, before, after, g, settings, tolerance):
         return found  # the weights are right: only the velocities can be wrong
     k = exact_factor([o - w for o, w in zip(ours, w0)], d_keras, np.inf)
     scaled = [w + k * d for w, d in zip(w0, d_keras)] if k is not None and abs(k - 1) > tolerance else None
-    if mu == 0 and scaled is not None and claim(scaled) is not None:
+    error = claim(scaled) if mu == 0 and scaled is not None else None
+    if error is not None:
         found.append(update_finding(f"your step is {k:.6g} times SGD's: a learning rate of {k * lr:.6g} where --lr "
-                                    f"is {lr:g}", claim(scaled)))
-    no_bias = [w + d if i % 2 == 0 else w for i, (w, d) in enumerate(zip(w0, d_keras))]
-    if claim(no_bias) is not None:
-        found.append(update_finding("the biases are not updated (the weights are, as SGD updates them)",
-                                    claim(no_bias)))
+                                    f"is {lr:g}", error))
+    error = claim([w + d if i % 2 == 0 else w for i, (w, d) in enumerate(zip(w0, d_keras))])
+    if error is not None:
+        found.append(update_finding("the biases are not updated (the weights are, as SGD updates them)", error))
     return found + weight_decay(w0, d_keras, ours, claim)
 
 
@@ -302,5 +302,5 @@ def momentum_forms(w0, v, g, settings, claim):
              ([w - lr * t for w, t in zip(w0, torch_v)], torch_v,
               "velocities in PyTorch's convention (v -> mu v + g, w -> w - eta v) where Keras's is v -> mu v - eta g, "
               "w -> w + v")]
-    return [update_finding(words, claim(weights, velocities)) for weights, velocities, words in forms
-            if claim(weights, velocities) is not None]
+    errors = [(claim(weights, velocities), words) for weights, velocities, words in forms]
+    return [update_finding(words, error) for error, words in errors if error is not None]
