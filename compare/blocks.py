@@ -5,7 +5,10 @@ twins are compared at block ends only:
 - the scratch network takes the block's K steps (its loss at each step is recorded);
 - the trajectories: the weights' gap at the block's end, both sides' loss at each of its steps
   (Keras's from its StepLosses metric, compare/step_losses.py) and the block's mean loss (Keras's
-  from its running mean);
+  from its running mean). With an L2 term, StepLosses holds each step's C0 alone (a metric sees
+  the weights only after the step): Keras's loss at a step is taken as that C0 plus the judged
+  network's L2 term before its step, so the per-step check is of C0, and the mean (Keras's own
+  C0 + L2 term) checks the term;
 - the block check: the scratch network's K steps taken from Keras's own state at the block's start
   (compare/step_check.py), against Keras's state at its end, and the probe's losses at each step and
   on average against Keras's.
@@ -54,7 +57,7 @@ class InBlocks(keras.callbacks.Callback):
         self.lockstep, self.replay, self.step_loss_metric = lockstep, replay, step_loss_metric
         self.block_steps = block_steps
         self._first, self._start, self._recent, self._before = 0, None, deque(maxlen=LOOKBACK), None
-        self._step, self._epoch_first_step, self._running, self._totals = 0, 0, RunningLoss(), []
+        self._step, self._epoch_first_step, self._running, self._totals, self._penalties = 0, 0, RunningLoss(), [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._before is None:  # the first epoch: Keras's starting state
@@ -87,7 +90,7 @@ class InBlocks(keras.callbacks.Callback):
             scratch_losses = self.scratch_steps(first, last)
         with lockstep.stopwatch.part("comparing"):
             after = lockstep.keras_state(self.model, whole=True)
-            keras_losses, sizes = self.step_loss_metric.read(len(batches)), [len(b[1]) for b in batches]
+            keras_losses, sizes = self.keras_steps(len(batches)), [len(b[1]) for b in batches]
             scales = self._running.scales(keras_losses, sizes)
             keras_loss, loss_scale = self._running.next(running_mean, sum(sizes))
         diverged = len(scratch_losses) < len(batches) or \
@@ -109,12 +112,19 @@ class InBlocks(keras.callbacks.Callback):
         if diverged or looking or (findings.step_mismatch is None and stepped_wrong):
             self.replay_blocks(self.stretch(block) if looking else [block])
 
+    def keras_steps(self, n):
+        """Keras's loss at each of the block's n steps: StepLosses's C0, plus the L2 term (scratch_steps)."""
+        penalties = self._penalties + self._penalties[-1:] * (n - len(self._penalties))  # steps not taken: its last
+        return [c0 + penalty for c0, penalty in zip(self.step_loss_metric.read(n), penalties)]
+
     def scratch_steps(self, first, last):
         """The judged network's steps first..last of this epoch: their pre-update losses, up to the
-        first that is NaN or inf; the runner's epoch totals are kept before each step and after the last."""
-        runner, losses = self.lockstep.runner, []
-        self._totals = [runner.totals]
+        first that is NaN or inf; the runner's epoch totals are kept before each step and after the
+        last, and its L2 term before each step."""
+        runner, losses, judged = self.lockstep.runner, [], self.lockstep.runner.judged
+        self._totals, self._penalties = [runner.totals], []
         for k in range(first, last + 1):
+            self._penalties.append(judged.l2.penalty(judged.parameter_copies()[0::2]) if judged.l2 else 0.0)
             loss, _ = runner.step(k)
             losses.append(loss)
             self._totals.append(runner.totals)

@@ -13,8 +13,12 @@ never on resemblance:
 3. a forward pass that computes another function: gradients that agree with finite differences
    through the network's own forward pass, but not with Keras;
 4. an update rule other than the SGD step, where the gradients are right: the learning rate scaled,
-   the biases not updated, weight decay, another form of momentum;
+   the biases not updated, weight decay that is not --l2's, another form of momentum;
 5. otherwise: not one of the causes this check recognizes.
+
+With an L2 term (--l2) the gradients compared are of C = C0 + (lambda / 2n) sum w^2; the causes
+1-3 are about C0, so its term (lambda / n) W is taken out of both sides first (`without_l2`), and a
+network whose own gradients held it already is told so.
 """
 from dataclasses import asdict, dataclass, field, replace
 
@@ -67,7 +71,7 @@ def of_gradients(judged, loss, x, y, rows, truth, settings, tolerances, names):
         return []
     ours, tolerance = judged.probe().gradients(x, y), tolerances.gradient_rel
     right = reference(judged, judged.parameter_copies())
-    findings = gradient_causes(ours, truth, right, loss, x, y, tolerance, names)
+    findings = gradient_causes(ours, truth, right, loss, x, y, tolerance, names, l2=judged.l2)
     if not findings and all(r.fd_ok for r in rows):
         findings = [another_function(judged, right, x, tolerance)]
     if not findings:
@@ -102,13 +106,28 @@ def sgd_step(state, g, settings):
     return State([w + s for w, s in zip(state.weights, step)], v)
 
 
-def gradient_causes(ours, truth, right, loss, x, y, tolerance, names, batch_size=None):
+def l2_terms(right, l2):
+    """What the L2 term `l2` adds to each gradient at `right`'s weights: (lambda / n) W, 0 for biases."""
+    return [l2.gradient(p) if i % 2 == 0 and l2 else np.zeros_like(p)
+            for i, p in enumerate(right.parameter_copies())]
+
+
+def gradient_causes(ours, truth, right, loss, x, y, tolerance, names, batch_size=None, l2=None):
     """Findings that reproduce the gradients `ours` exactly from the right ones, `truth`, or from the
-    reference network `right`'s forward pass: a constant factor, then a wrong form of BP1-BP4, then a
-    factor in some layers only."""
+    reference network `right`'s forward pass: the L2 term counted twice, a constant factor, then a wrong
+    form of BP1-BP4, then a factor in some layers only. `l2`: the run's L2 term; both sides' gradients
+    hold it, and the causes are looked for in C0's."""
     if not all(np.isfinite(g).all() for g in ours):
         return [Finding("unknown", f"{UNKNOWN}: your gradients hold NaN or inf",
                         {"tensors": [n for n, g in zip(names, ours) if not np.isfinite(g).all()]})]
+    terms = l2_terms(right, l2)
+    ours, truth = ([g - t for g, t in zip(gradients, terms)] for gradients in (ours, truth))
+    if l2:
+        error = worst_error([g - t for g, t in zip(ours, terms)], truth)
+        if error <= tolerance:
+            return [Finding("l2", "your gradients hold the L2 term (lambda / n) W already, and the harness adds it: "
+                            "return the gradient of C0 alone, as the book's backprop does (docs/your-own-network.md)",
+                            {"quantity": "your gradients against C's plus (lambda / n) W", "relative_error": error})]
     found = constant_factor(ours, truth, tolerance, len(x), right.sizes[-1], loss, batch_size)
     if found:
         return [found]
@@ -170,6 +189,10 @@ def factor_meanings(n, outputs, loss):
     meanings = [(-1.0, "the sign is flipped: a step up the gradient (gradient ascent)"), over_outputs,
                 (float(n), f"a sum over the mini-batch of {n} where the cost takes the mean"),
                 (1 / n, f"the mean over the mini-batch of {n} taken twice")]
+    if loss == "binary_crossentropy":
+        meanings[1] = (meanings[1][0], meanings[1][1] + ": --loss cross_entropy (the book's) matches")
+    if loss == "cross_entropy":
+        meanings[1] = (meanings[1][0], meanings[1][1] + ": --loss binary_crossentropy (Keras's) matches")
     if loss == "quadratic":
         meanings += [(2.0, "the quadratic cost without its 1/2 (C = 1/n sum ||y - a||^2)"),
                      (2 / outputs, "your cost is Keras's mean squared error, 1/(nk) sum ||y - a||^2: --loss mse "
@@ -228,23 +251,25 @@ def of_step(judged, loss, states, step, settings, tolerances, names, batch_size)
     probe = judged.probe()
     probe.restore(replace(before, rest=own))
     right = reference(judged, before.weights)
-    truth = keras_order(*right.backprop(x, y, loss))
+    truth = [g + t for g, t in zip(keras_order(*right.backprop(x, y, loss)), l2_terms(right, judged.l2))]
     ours = probe.gradients(x, y)
     if worst_error(ours, truth) > tolerances.gradient_rel:
-        return (gradient_causes(ours, truth, right, loss, x, y, tolerances.gradient_rel, names, batch_size) or [
+        return (gradient_causes(ours, truth, right, loss, x, y, tolerances.gradient_rel, names, batch_size,
+                                judged.l2) or [
             Finding("unknown", f"{UNKNOWN}: at step {step} the gradients from Keras's state are not BP1-BP4's")]) + \
             own_update(judged, replace(before, rest=own), (x, y, labels), ours, settings, tolerances.step_rel)
     if judged.applies_gradients:
         return [Finding("unknown", f"{UNKNOWN}: the gradients at step {step} are right, and the harness took the step")]
     probe.restore(replace(before, rest=own))
     probe.train_step(x, y, labels)
-    return update_causes(probe.snapshot(), before, after, truth, settings, tolerances.step_rel) or [
+    return update_causes(probe.snapshot(), before, after, truth, settings, tolerances.step_rel, judged.l2) or [
         Finding("unknown", f"{UNKNOWN}: the gradients at step {step} are right, your update is not SGD's step")]
 
 
-def update_causes(reached, before, after, g, settings, tolerance):
+def update_causes(reached, before, after, g, settings, tolerance, l2=None):
     """Findings for an update that reached `reached` from `before` with the right gradients g, where
-    Keras reached `after`: each candidate rule is taken whole and compared as the step check does."""
+    Keras reached `after`: each candidate rule is taken whole and compared as the step check does.
+    `l2`: the run's L2 term, whose weight decay Keras's step holds."""
     lr, mu, nesterov = settings
     w0, ours = before.weights, reached.weights
     d_keras = [k - w for k, w in zip(after.weights, w0)]
@@ -268,7 +293,7 @@ def update_causes(reached, before, after, g, settings, tolerance):
     error = claim([w + d if i % 2 == 0 else w for i, (w, d) in enumerate(zip(w0, d_keras))])
     if error is not None:
         found.append(update_finding("the biases are not updated (the weights are, as SGD updates them)", error))
-    return found + weight_decay(w0, d_keras, ours, claim)
+    return found + weight_decay(w0, d_keras, ours, claim, lr, l2)
 
 
 def update_finding(words, error):
@@ -276,16 +301,28 @@ def update_finding(words, error):
                                                       "state", "relative_error": error})
 
 
-def weight_decay(w0, d_keras, ours, claim):
-    """[Finding] for w -> (1 - c) w - eta g on the weights (not the biases), c > 0, where the run has none."""
-    kernels = range(0, len(w0), 2)
+def weight_decay(w0, d_keras, ours, claim, lr, l2=None):
+    """[Finding] for w -> (1 - c) w - eta dC0/dw on the weights (not the biases) with a decay c other than
+    the run's, eta lambda / n with --l2 (the `l2` term), 0 without."""
+    kernels, decay = range(0, len(w0), 2), lr * l2.rate if l2 else 0.0
     extra = [ours[i] - w0[i] - d_keras[i] for i in kernels]
     norm = sum(float(np.vdot(w0[i], w0[i])) for i in kernels)
     c = -sum(float(np.vdot(e, w0[i])) for e, i in zip(extra, kernels)) / norm if norm else 0.0
     candidate = [w + d - c * w if i % 2 == 0 else w + d for i, (w, d) in enumerate(zip(w0, d_keras))]
-    error = claim(candidate) if c > 0 else None
-    return [] if error is None else [update_finding(
-        f"weight decay the run did not ask for: w -> (1 - {c:.6g}) w - eta dC/dw on the weights", error)]
+    error = claim(candidate) if c > 0 or (decay and c < 0) else None
+    return [] if error is None else [update_finding(decay_words(decay + c, decay, lr, l2), error)]
+
+
+def decay_words(yours, decay, lr, l2):
+    """What your weight decay (1 - yours) is, against the run's (1 - decay) from --l2."""
+    if not decay:
+        lmbda = f" (--l2 {yours * l2.n / lr:.6g} asks for it)" if l2 is not None else ""
+        return f"weight decay the run did not ask for: w -> (1 - {yours:.6g}) w - eta dC/dw on the weights{lmbda}"
+    if abs(yours) <= 1e-9 * decay:
+        return (f"your update leaves out the weight decay of --l2 {l2.lmbda:g}: w -> (1 - eta lambda / n) w - eta "
+                f"dC0/dw, (1 - {decay:.6g}) here, where yours keeps w (are lmbda and n used?)")
+    return (f"your weight decay is (1 - {yours:.6g}) where --l2 {l2.lmbda:g} gives (1 - eta lambda / n) = "
+            f"(1 - {decay:.6g}): lambda / n taken as {yours / lr:.6g} where it is {l2.rate:.6g}")
 
 
 def momentum_forms(w0, v, g, settings, claim):

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 
 from keras_impl import distribute
+from keras_impl.twin import with_penalties
 
 from .finite_differences import fd_noise_floor, finite_differences
 from .records import GradientRow
@@ -13,7 +14,8 @@ from .tolerances import norm_relative_error, within
 
 def keras_gradients(model, loss_fn, x, y):
     """dC/dp for each of model.trainable_weights, by the autodiff of the backend Keras runs on, compiled
-    as model.fit compiles its step (a tf.function; jax.jit; PyTorch runs eagerly)."""
+    as model.fit compiles its step (a tf.function; jax.jit; PyTorch runs eagerly); C is the loss
+    `loss_fn` plus the model's penalties (its kernels' L2 terms), as fit adds them."""
     gradients = {"tensorflow": tensorflow_gradients, "jax": jax_gradients, "torch": torch_gradients}
     return [np.asarray(keras.ops.convert_to_numpy(g)) for g in gradients[keras.backend.backend()](model, loss_fn, x, y)]
 
@@ -27,7 +29,7 @@ def tensorflow_gradients(model, loss_fn, x, y):
     @tf.function(jit_compile=False)
     def gradients(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
+            loss = with_penalties(model, loss_fn(y, model(x, training=True)), model.losses)
         return tape.gradient(loss, model.trainable_weights)
 
     return gradients(tf.constant(x), tf.constant(y))
@@ -38,8 +40,8 @@ def jax_gradients(model, loss_fn, x, y):
     import jax
 
     def loss(trainable, non_trainable):
-        outputs, _ = model.stateless_call(trainable, non_trainable, x, training=True)
-        return loss_fn(y, outputs)
+        outputs, _, penalties = model.stateless_call(trainable, non_trainable, x, training=True, return_losses=True)
+        return with_penalties(model, loss_fn(y, outputs), penalties)
 
     return jax.jit(jax.grad(loss))([v.value for v in model.trainable_variables],
                                    [v.value for v in model.non_trainable_variables])
@@ -49,7 +51,7 @@ def torch_gradients(model, loss_fn, x, y):
     import torch
 
     x, y = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)  # on Keras's device
-    loss = loss_fn(y, model(x, training=True))
+    loss = with_penalties(model, loss_fn(y, model(x, training=True)), model.losses)
     return torch.autograd.grad(loss, [v.value for v in model.trainable_weights])
 
 

@@ -111,7 +111,7 @@ def build_twins(config, judged=None, data=None, distribution=None, check=None):
     check = check or default_check(judged, distribution)
     together = BLOCK_STEPS if check == "blocks" and runs_steps_together() else 1
     metrics = [StepLosses(keras_loss(config.loss), BLOCK_STEPS)] if check == "blocks" else []
-    model = build_twin(judged, config, steps_per_execution=together, metrics=metrics)
+    model = build_twin(judged, config, judged.l2, steps_per_execution=together, metrics=metrics)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
     return Twins(config, where, data, judged, model, plan, distribution, check, metrics[0] if metrics else None)
 

@@ -9,14 +9,15 @@ A judged network has
   default_check                        the check it gets without --check: "blocks" (compare/blocks.py)
                                        or "every-step" (compare/lockstep.py)
   applies_gradients                    whether apply_gradients can step it along given gradients
+  l2                                   the L2 term of its cost (scratch/regularization.py; falsy for none)
 and, its tensors always in Keras's order [W^1, b^1, W^2, b^2, ...] (compare/state.py):
   parameter_names(), parameter_copies(), set_parameters(parameters)
-  gradients(x, y)                      dC/dW^1, dC/db^1, ... of the batch cost
+  gradients(x, y)                      dC/dW^1, dC/db^1, ... of the batch cost C = C0 + its L2 term
   outputs(x)                           a^L for the batch x
-  cost(x, y), evaluate(x, y)           C, and (C, accuracy)
+  cost(x, y), evaluate(x, y)           C (with its L2 term), and (C, accuracy)
   train_step(x, y, labels)             one training step with its own optimizer state; returns the
                                        pre-update (cost, correct count)
-  apply_gradients(gradients)           one step of its optimizer along the given gradients
+  apply_gradients(gradients)           one step of its optimizer along the given gradients (of C)
   non_finite_tensors()                 names of the tensors holding NaN or inf, nearest the output first
   snapshot(), restore(state)           its whole training state as a State, and back: a replay
                                        from a snapshot retraces its steps bitwise
@@ -30,6 +31,7 @@ import copy
 
 from scratch import losses
 from scratch.network import Network
+from scratch.regularization import NONE
 from scratch.training import train_step
 
 from .state import interleaved, kernels_then_biases, load_velocities, with_velocities
@@ -42,7 +44,8 @@ COPIES_OF_PARAMETERS = 13
 
 def our_network(config, data):
     """The scratch network for `config` on `data`, holding the initial weights both twins start from."""
-    return OurNetwork(config.build_network(data, COPIES_OF_PARAMETERS), config.loss, config.build_optimizer())
+    return OurNetwork(config.build_network(data, COPIES_OF_PARAMETERS), config.loss, config.build_optimizer(),
+                      config.build_l2(data))
 
 
 class OurNetwork:
@@ -50,8 +53,8 @@ class OurNetwork:
 
     whose, implementation, default_check, applies_gradients = "scratch", None, "blocks", True
 
-    def __init__(self, network, loss, optimizer):
-        self.network, self.loss, self.optimizer = network, losses.get(loss), optimizer
+    def __init__(self, network, loss, optimizer, l2=NONE):
+        self.network, self.loss, self.optimizer, self.l2 = network, losses.get(loss), optimizer, l2
 
     def __repr__(self):
         return repr(self.network)
@@ -79,19 +82,21 @@ class OurNetwork:
 
     def gradients(self, x, y):
         nabla_w, nabla_b = self.network.backprop(x, y, self.loss)
+        if self.l2:
+            nabla_w = [nw + self.l2.gradient(w) for nw, w in zip(nabla_w, self.network.weights)]
         return interleaved(nabla_w + nabla_b)
 
     def outputs(self, x):
         return self.network.feedforward(x)
 
     def cost(self, x, y):
-        return self.network.cost(x, y, self.loss)
+        return self.network.cost(x, y, self.loss, self.l2)
 
     def evaluate(self, x, y):
-        return self.network.evaluate(x, y, self.loss)
+        return self.network.evaluate(x, y, self.loss, self.l2)
 
     def train_step(self, x, y, labels=None):
-        return train_step(self.network, x, y, self.loss, self.optimizer, labels)
+        return train_step(self.network, x, y, self.loss, self.optimizer, labels, self.l2)
 
     def apply_gradients(self, gradients):
         self.optimizer.apply(self.network.weights + self.network.biases, kernels_then_biases(gradients))
@@ -117,5 +122,5 @@ class OurNetwork:
         if float64:
             network = Network(network.sizes, [f.name for f in network.activation_functions], dtype="float64")
             network.set_parameters(self.parameter_copies())
-        return OurNetwork(copy.deepcopy(network), self.loss, copy.deepcopy(self.optimizer))
+        return OurNetwork(copy.deepcopy(network), self.loss, copy.deepcopy(self.optimizer), self.l2)
 

@@ -73,7 +73,7 @@ class KerasReplay:
     def start(self, checkpoint):
         """Load the replaying twin with `checkpoint`'s Keras state."""
         if self.model is None:
-            self.model = build_twin(self.network, self.config)
+            self.model = build_twin(self.network, self.config, self.network.l2)
         load_keras(self.model, checkpoint.keras)
 
     def state(self):

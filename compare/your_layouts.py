@@ -4,13 +4,21 @@ every call: its type, that it holds real numbers, its shape.
 
 - rows (Keras's layout, a batch at a time): get_weights() / set_weights(list) with [W1 (n_in, n_out),
   b1 (n_out,), W2, b2, ...]; feedforward(x) for a batch of rows; gradients(x, y) returning [dC/dW1,
-  dC/db1, ...]; optionally train_step(x, y, learning_rate[, momentum, nesterov]), its own step, and
-  get_velocities() / set_velocities(list), its momentum velocities in get_weights()'s shapes;
+  dC/db1, ...]; optionally train_step(x, y, learning_rate[, lmbda, n][, momentum, nesterov]), its
+  own step, and get_velocities() / set_velocities(list), its momentum velocities in get_weights()'s
+  shapes;
 - columns (the primer's network.py, an example at a time): weights [(n_out, n_in), ...] and biases
   [(n_out, 1), ...]; feedforward(a) for one column; backprop(x, y) for one column example returning
-  (nabla_b, nabla_w); optionally update_mini_batch(mini_batch, eta[, momentum, nesterov]) over (x, y)
-  column pairs, and weight_velocities / bias_velocities in the shapes of weights / biases.
+  (nabla_b, nabla_w); optionally update_mini_batch(mini_batch, eta[, lmbda, n][, momentum, nesterov])
+  over (x, y) column pairs (the book's chapter 3: update_mini_batch(mini_batch, eta, lmbda, n)), and
+  weight_velocities / bias_velocities in the shapes of weights / biases.
+
+Gradients are of the cost C0, without an L2 term (the book's backprop): the harness adds
+(lambda / n) W itself. An update method gets lambda and the training set size n with --l2, or
+whenever it names a parameter lmbda or l2 (lambda 0 without --l2).
 """
+import inspect
+
 import numpy as np
 
 from .your_calls import YourCodeFailed
@@ -49,11 +57,20 @@ class RowsLayout:
 
     NEEDS = ("get_weights", "set_weights", "feedforward", "gradients")
     name, update_method, gradients_are = "rows", "train_step", "gradients"
+    LEADING = 3  # the update method's arguments before lmbda, n: x, y, learning_rate
     VELOCITIES = ("get_velocities", "set_velocities")
 
     def __init__(self, calls):
         self.calls = calls  # compare/your_calls.Calls into the network object
         self.has_update = callable(getattr(calls.network, self.update_method, None))
+
+    def names_l2(self):
+        """Whether your update method names a parameter lmbda (the book's) or l2."""
+        try:
+            return any(name in ("lmbda", "l2") for name in inspect.signature(getattr(self.calls.network,
+                                                                                  self.update_method)).parameters)
+        except (TypeError, ValueError):  # a builtin or a callable object without a signature
+            return False
 
     @staticmethod
     def in_its_terms(shapes):
@@ -86,10 +103,10 @@ class RowsLayout:
     def gradients(self, x, y):
         return tensors(self.calls("gradients", x=x, y=y), "gradients", "a list [dC/dW1, dC/db1, ...] of arrays")
 
-    def update(self, x, y, learning_rate, momentum=None):
-        """Your step on the batch; `momentum`: (mu, nesterov) when the run takes momentum."""
-        extra = {} if momentum is None else {"momentum": momentum[0], "nesterov": momentum[1]}
-        self.calls("train_step", x=x, y=y, learning_rate=learning_rate, **extra)
+    def update(self, x, y, learning_rate, momentum=None, l2=None):
+        """Your step on the batch; `momentum`: (mu, nesterov) when the run takes momentum; `l2`: the
+        L2 term (scratch/regularization.py) when your method takes lambda and n."""
+        self.calls("train_step", x=x, y=y, learning_rate=learning_rate, **extras(momentum, l2))
 
 
 class ColumnsLayout(RowsLayout):
@@ -97,6 +114,7 @@ class ColumnsLayout(RowsLayout):
 
     NEEDS = ("weights", "biases", "feedforward", "backprop")
     name, update_method = "columns", "update_mini_batch"
+    LEADING = 2  # mini_batch, eta
     gradients_are = "backprop's (nabla_b, nabla_w), in that order, averaged over the batch,"
     VELOCITIES = ("weight_velocities", "bias_velocities")
 
@@ -154,10 +172,16 @@ class ColumnsLayout(RowsLayout):
             total = rows if total is None else [t + r for t, r in zip(total, rows)]
         return [t / len(x) for t in total]
 
-    def update(self, x, y, learning_rate, momentum=None):
-        extra = {} if momentum is None else {"momentum": momentum[0], "nesterov": momentum[1]}
+    def update(self, x, y, learning_rate, momentum=None, l2=None):
         mini_batch = [(column(row), column(target)) for row, target in zip(x, y)]
-        self.calls("update_mini_batch", mini_batch=mini_batch, eta=learning_rate, **extra)
+        self.calls("update_mini_batch", mini_batch=mini_batch, eta=learning_rate, **extras(momentum, l2))
+
+
+def extras(momentum, l2):
+    """The update method's arguments after the learning rate, in order: lmbda, n (with `l2`), then
+    momentum, nesterov (with `momentum`, a pair (mu, nesterov))."""
+    extra = {} if l2 is None else {"lmbda": l2.lmbda, "n": l2.n}
+    return extra if momentum is None else {**extra, "momentum": momentum[0], "nesterov": momentum[1]}
 
 
 def column(values):

@@ -9,6 +9,7 @@ output as probabilities (it shows no logits).
 """
 import copy
 import importlib.util
+import inspect
 import os
 import random
 import sys
@@ -19,6 +20,7 @@ import numpy as np
 from scratch import activations as activations_module
 from scratch import losses as losses_module
 from scratch.network import count_correct, labels_of, parameter_names
+from scratch.regularization import NONE as NO_L2
 
 from .judged import COPIES_OF_PARAMETERS
 from .state import State, kernels_then_biases, load_velocities, with_velocities
@@ -83,11 +85,12 @@ class YourNetwork:
 
     whose, default_check = "yours", "every-step"  # a weight nudged and put back inside a block shows only so
 
-    def __init__(self, layout, sizes, activations, loss, optimizer):
+    def __init__(self, layout, sizes, activations, loss, optimizer, l2=NO_L2):
         self.layout, self.sizes, self.dtype = layout, list(sizes), np.float64
         self.activation_functions = [activations_module.get(name) for name in activations]
-        self.loss, self.optimizer = losses_module.get(loss), optimizer
+        self.loss, self.optimizer, self.l2 = losses_module.get(loss), optimizer, l2
         self.own_momentum = layout.has_update and optimizer.momentum > 0
+        self.own_l2 = layout.has_update and (bool(l2) or layout.names_l2())  # your update takes lmbda, n
 
     def __repr__(self):
         return f"your {self.layout.name}-layout network ({os.path.basename(self.layout.calls.path)}, " \
@@ -129,24 +132,33 @@ class YourNetwork:
         return self.layout.output(x, self.sizes[-1])
 
     def gradients(self, x, y):
-        return self.checked(self.layout.gradients(x, y), self.layout.gradients_are)
+        """Your gradients of C0, with the L2 term's (lambda / n) W added to each dC/dW."""
+        gradients = self.checked(self.layout.gradients(x, y), self.layout.gradients_are)
+        if self.l2:
+            gradients = [g + self.l2.gradient(p) if i % 2 == 0 else g
+                         for i, (g, p) in enumerate(zip(gradients, self.parameter_copies()))]
+        return gradients
+
+    def penalty(self):
+        """The L2 term at your network's weights now."""
+        return self.l2.penalty(self.parameter_copies()[0::2]) if self.l2 else 0.0
 
     def cost(self, x, y):
         a = self.outputs(x)
-        return self.loss.value(a, a, y, PROBABILITIES)
+        return self.loss.value(a, a, y, PROBABILITIES) + self.penalty()
 
     def evaluate(self, x, y):
         a = self.outputs(x)
-        return float(self.loss.value(a, a, y, PROBABILITIES)), count_correct(a, labels_of(y)) / len(y)
+        return float(self.loss.value(a, a, y, PROBABILITIES) + self.penalty()), count_correct(a, labels_of(y)) / len(y)
 
     def train_step(self, x, y, labels=None):
         """The pre-update cost and correct count on (x, y), then one training step."""
         a = self.outputs(x)
-        cost = float(self.loss.value(a, a, y, PROBABILITIES))
+        cost = float(self.loss.value(a, a, y, PROBABILITIES) + self.penalty())
         correct = count_correct(a, labels_of(y) if labels is None else labels)
         if self.layout.has_update:
             momentum = (self.optimizer.momentum, self.optimizer.nesterov) if self.own_momentum else None
-            self.layout.update(x, y, self.optimizer.learning_rate, momentum)
+            self.layout.update(x, y, self.optimizer.learning_rate, momentum, self.l2 if self.own_l2 else None)
         else:
             self.apply_gradients(self.gradients(x, y))
         self.layout.calls.step += 1
@@ -221,10 +233,28 @@ def build(source, config, data):
                          f"velocities ({' and '.join(layout.VELOCITIES)}, docs/your-own-network.md), for each step "
                          f"to be taken from Keras's state too; or remove {layout.update_method}, and the harness "
                          "applies SGD with momentum to your gradients")
+    check_l2(layout, config)
     yours = YourNetwork(layout, scratch.sizes, [f.name for f in scratch.activation_functions], config.loss,
-                        config.build_optimizer())
+                        config.build_optimizer(), config.build_l2(data))
     try_out(yours, scratch.parameter_copies(), data.x_train[:2], data.y_train[:2])
     return yours
+
+
+def check_l2(layout, config):
+    """ValueError when the run has --l2 and your update method cannot take lambda and n."""
+    if not (config.l2 and layout.has_update) or layout.names_l2():
+        return
+    method = getattr(layout.calls.network, layout.update_method)
+    given = layout.LEADING + 2 + 2 * bool(config.momentum)  # its batch, learning rate, lmbda, n (momentum, nesterov)
+    try:
+        inspect.signature(method).bind(*range(given))
+    except TypeError:
+        raise ValueError(f"--l2: your {layout.update_method} takes no lambda: the harness passes it and the training "
+                         f"set size n after the learning rate, as the book's chapter 3 does (update_mini_batch("
+                         "mini_batch, eta, lmbda, n), docs/your-own-network.md); or remove "
+                         f"{layout.update_method}, and the harness applies the L2 term to your gradients") from None
+    except ValueError:  # no signature to read: the call itself will tell
+        pass
 
 
 def try_out(yours, start, x, y):

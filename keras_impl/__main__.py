@@ -80,7 +80,7 @@ def train_twin(config, data, network, run_dir, spec, workers, stack):
     if distribution:
         stack.enter_context(distribution.scope())
         where += f", {distribution}"
-    model = build_twin(network, config)
+    model = build_twin(network, config, config.build_l2(data))
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()
     signals_interrupt()  # from here a signal stops training; the TensorBoard files are flushed

@@ -209,14 +209,16 @@ def start_dataparallel(replicas):
 
 def replicated_gradients(model, loss_fn, x, y):
     """dC/dp through the replicated model: the batch split over the replicas as fit splits it, each
-    replica's gradient of its (1/N-scaled) loss, summed over the replicas as fit sums them."""
+    replica's gradient of its (1/N-scaled) loss and penalties, summed over the replicas as fit sums them."""
     import tensorflow as tf
+
+    from .twin import with_penalties
 
     strategy = tf.distribute.get_strategy()
 
     def replica_gradients(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
+            loss = with_penalties(model, loss_fn(y, model(x, training=True)), model.losses)
         gradients = tape.gradient(loss, model.trainable_weights)
         return tf.distribute.get_replica_context().all_reduce("sum", gradients)
 

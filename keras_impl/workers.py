@@ -205,7 +205,7 @@ def serve(config, data, network, spec, index, ports, weights_path, gradient_chec
     distribution = distribute.start(spec)
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
     with distribution.scope():
-        model = build_twin(network, config)
+        model = build_twin(network, config, config.build_l2(data))
         if gradient_check:
             distribute.replicated_gradients(model, keras_loss(config.loss), *plan.first_batch(data.x_train,
                                                                                               data.y_train))

@@ -15,7 +15,8 @@ def main(argv=None):
     print(f"{network} on {data.name}: {len(data.x_train)} training, {len(data.x_val)} validation examples")
     try:
         history = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                      config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val))
+                      config.epochs, config.batch_size, config.seed, validation_data=(data.x_val, data.y_val),
+                      l2=config.build_l2(data))
     except Diverged as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

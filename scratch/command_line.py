@@ -11,12 +11,12 @@ import sys
 from . import activations, datasets, losses
 from dataclasses import fields
 
-from .config import RECIPES, Config
+from .config import LOSS_RECIPES, RECIPES, Config
 from .initializers import INITIALIZERS
 
 EXIT_BAD_INPUT = 2
 FLAGS = {"learning_rate": "--lr", "batch_size": "--batch-size", "epochs": "--epochs", "momentum": "--momentum",
-         "nesterov": "--nesterov", "seed": "--seed"}  # library parameter -> the flag that sets it
+         "nesterov": "--nesterov", "seed": "--seed", "lmbda": "--l2"}  # library parameter -> the flag that sets it
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -24,6 +24,11 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+L2_HELP = ("L2 regularization in the book's convention: C = C0 + (LAMBDA / 2n) sum w^2 over the weights, n the "
+           "training set size, e.g. 5.0 (default: %(default)s, none). From Keras's L2(l2): LAMBDA = 2 n l2; from "
+           "a CS231n-style reg * sum w^2 on the mean loss: LAMBDA = 2 n reg")
 
 
 def parse_hidden(text):
@@ -40,9 +45,12 @@ def parse_hidden(text):
 
 
 def recipe_default(setting, shown=str):
-    """'default: 3.0; xor and vacation: 5.0': the primer's default and the truth tables' own."""
+    """'default: 3.0; xor and vacation: 5.0; --loss cross_entropy: 0.5': the primer's default, the
+    truth tables' own and the losses' own."""
     tables = [name for name, recipe in RECIPES.items() if setting in recipe]
     own = f"; {' and '.join(tables)}: {shown(RECIPES[tables[0]][setting])}" if tables else ""
+    own += "".join(f"; --loss {loss}: {shown(recipe[setting])}" for loss, recipe in LOSS_RECIPES.items()
+                   if setting in recipe)
     return f"default: {shown(getattr(Config(), setting))}{own}"
 
 
@@ -56,7 +64,9 @@ def add_config_arguments(parser):
     add("--activation",
         help=f"hidden activation: {', '.join(activations.ACTIVATIONS)} ({recipe_default('activation')})")
     add("--output-activation", default=d.output_activation, help="output activation (default: %(default)s)")
-    add("--loss", default=d.loss, help=f"{', '.join(losses.LOSSES)} (default: %(default)s)")
+    add("--loss", default=d.loss, help=f"{', '.join(losses.LOSSES)}; cross_entropy is the book's chapter 3 cost for "
+        "sigmoid outputs, summed over the outputs (binary_crossentropy averages them) (default: %(default)s)")
+    add("--l2", type=float, default=d.l2, metavar="LAMBDA", help=L2_HELP)
     add("--lr", type=float, help=f"learning rate eta ({recipe_default('lr')})")
     add("--momentum", type=float, default=d.momentum, help="SGD momentum mu (default: %(default)s)")
     add("--nesterov", action="store_true", help="Nesterov momentum")

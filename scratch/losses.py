@@ -6,6 +6,9 @@
 - `binary_crossentropy`: C = -1/(n k) sum [y log a + (1 - y) log(1 - a)], as Keras computes it:
   from the logits z when a = sigmoid(z) (stable, unclipped), otherwise with a clipped to
   [1e-7, 1 - 1e-7].
+- `cross_entropy`: the book's cross-entropy cost for sigmoid outputs (its chapter 3), summed over
+  the k outputs like the quadratic cost: C = -1/n sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)],
+  k times Keras's binary_crossentropy; from the logits z (stable, unclipped).
 - `categorical_crossentropy`: the log-likelihood cost C = -1/n sum_x sum_j y_j log a_j, for one-hot
   targets y; from the logits z when a = softmax(z), otherwise as Keras computes it.
 - `sparse_categorical_crossentropy`: the same cost for targets given as class labels t (one integer
@@ -67,6 +70,35 @@ def binary_crossentropy_delta(z, a, y, activation):
     if activation.name == "sigmoid":
         return (a - y) / a.size
     return activation.backward(z, a, binary_crossentropy_prime(z, a, y, activation))
+
+
+def cross_entropy(z, a, y, activation):
+    """C = -1/n sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)].
+
+    For a = sigmoid(z) each term is max(z, 0) - z y + ln(1 + e^-|z|), finite for any z. From the
+    outputs alone (a network of yours, which shows no z) a term whose factor y or 1 - y is 0 counts 0.
+    """
+    if activation.name == "sigmoid":
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum() / len(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(y != 0, y * np.log(a), 0) + np.where(y != 1, (1 - y) * np.log1p(-a), 0)
+    return -terms.sum() / len(a)
+
+
+def cross_entropy_prime(z, a, y, activation):
+    """dC/da = (a - y) / (a (1 - a) n)."""
+    return (a - y) / (a * (1 - a) * len(a))
+
+
+def cross_entropy_delta(z, a, y, activation):
+    """BP1 for the cross-entropy and a sigmoid output, as the book writes it: with sigma'(z) = a (1 - a),
+
+        delta^L = dC/da * sigma'(z) = (a - y) / (a (1 - a) n) * a (1 - a) = (a - y) / n,
+
+    sigma' cancelling, so a saturated output neuron still learns fast. Other outputs take the general BP1."""
+    if activation.name == "sigmoid":
+        return (a - y) / len(a)
+    return activation.backward(z, a, cross_entropy_prime(z, a, y, activation))
 
 
 def log_softmax(z):
@@ -153,6 +185,7 @@ class Loss:
     delta: callable = None  # dC/dz, when it is better than activation.backward(dC/da)
     sparse: bool = False  # targets are class labels, one per example, not rows of k
     categorical: bool = False  # needs two outputs or more
+    outputs: tuple = ()  # the output activations it is defined for, when not all
 
     def output_delta(self, z, a, y, activation):
         """delta^L = dC/da^L * f'(z^L) (BP1 of the primer), in matrix form for the batch; or the
@@ -168,6 +201,8 @@ LOSSES = {
     "binary_crossentropy": Loss(
         "binary_crossentropy", binary_crossentropy, binary_crossentropy_prime, binary_crossentropy_delta
     ),
+    "cross_entropy": Loss("cross_entropy", cross_entropy, cross_entropy_prime, cross_entropy_delta,
+                          outputs=("sigmoid",)),
     "categorical_crossentropy": Loss(
         "categorical_crossentropy", categorical_crossentropy, categorical_crossentropy_prime,
         categorical_crossentropy_delta, categorical=True),
@@ -177,6 +212,19 @@ LOSSES = {
 }
 ALIASES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy", "scce": "sparse_categorical_crossentropy"}
 LOSSES.update({alias: LOSSES[name] for alias, name in ALIASES.items()})
+
+
+INSTEAD = {"softmax": "categorical_crossentropy (the log-likelihood cost of a softmax output)",
+           "linear": "quadratic or mse", "relu": "quadratic or mse", "tanh": "quadratic or mse"}
+
+
+def check_output(loss, output_activation):
+    """ValueError when `loss` is not defined for an `output_activation`, saying what to use instead."""
+    loss = get(loss)
+    if loss.outputs and output_activation not in loss.outputs:
+        instead = INSTEAD.get(output_activation, "quadratic or mse")
+        raise ValueError(f"{loss.name} is the book's cost for {' or '.join(loss.outputs)} outputs, between 0 and 1: "
+                         f"with a {output_activation} output use {instead}, or --output-activation sigmoid")
 
 
 def get(name):

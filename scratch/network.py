@@ -11,12 +11,16 @@ Backpropagation, in matrix form for the whole batch (the primer's BP1-BP4):
     delta^l = (delta^{l+1} W^{l+1}T) * f_l'(z^l)        (BP2)
     dC/db^l = sum over the batch of delta^l              (BP3)
     dC/dW^l = a^{l-1}T delta^l                          (BP4)
+
+These are the gradients of the cost C0 that the loss measures; an L2 term adds (lambda / n) W^l to
+each dC/dW^l (scratch/regularization.py).
 """
 import numpy as np
 
 from . import activations as activations_module
 from . import losses as losses_module
 from .initializers import initialize
+from .regularization import NONE
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -97,16 +101,17 @@ class Network:
                 delta = f.backward(zs[l - 1], activations[l], np.dot(delta, self.weights[l].T))
         return nabla_w, nabla_b
 
-    def cost(self, x, y, loss):
-        """C(w, b) on the batch (x, y)."""
-        zs, activations = self.forward(x)
-        return losses_module.get(loss).value(zs[-1], activations[-1], y, self.activation_functions[-1])
-
-    def evaluate(self, x, y, loss):
-        """(cost, accuracy) over the examples (x, y)."""
+    def cost(self, x, y, loss, l2=NONE):
+        """C(w, b) on the batch (x, y): the loss's C0, plus the L2 term `l2` if any."""
         zs, activations = self.forward(x)
         value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activation_functions[-1])
-        return float(value), count_correct(activations[-1], labels_of(y)) / len(y)
+        return value + l2.penalty(self.weights)
+
+    def evaluate(self, x, y, loss, l2=NONE):
+        """(cost, accuracy) over the examples (x, y); the cost with the L2 term `l2` if any."""
+        zs, activations = self.forward(x)
+        value = losses_module.get(loss).value(zs[-1], activations[-1], y, self.activation_functions[-1])
+        return float(value + l2.penalty(self.weights)), count_correct(activations[-1], labels_of(y)) / len(y)
 
     def live_parameters(self):
         """The live arrays [W^1, b^1, W^2, b^2, ...], in the order of keras Model.get_weights()."""

@@ -4,7 +4,13 @@ Plain:     w = w - eta g
 Momentum:  v = mu v - eta g;  w = w + v
 Nesterov:  v = mu v - eta g;  w = w + mu v - eta g
 
-`apply` takes the gradients g = dC/dw from backprop; the learning rate eta lives here alone.
+With L2 regularization (scratch/regularization.py) the book's step decays each weight first,
+
+    w -> (1 - eta lambda / n) w - eta g        g = dC0/dw, the gradient of the unregularized cost
+
+and with momentum the velocity takes the whole gradient g + (lambda / n) w, as Keras's does.
+
+`apply` takes the gradients g from backprop; the learning rate eta lives here alone.
 """
 import math
 
@@ -32,16 +38,23 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.velocities = None
 
-    def apply(self, parameters, gradients):
-        """One step of gradient descent on each parameter array w (in place), given g = dC/dw."""
+    def apply(self, parameters, gradients, decays=None):
+        """One step of gradient descent on each parameter array w (in place), given g = dC/dw; with
+        `decays`, one rate lambda / n per array (0 for biases; L2.decays), g = dC0/dw and the step
+        decays w too."""
         eta, mu = self.learning_rate, self.momentum
+        decays = decays or [0.0] * len(parameters)
         if mu == 0:
-            for w, g in zip(parameters, gradients):
+            for w, g, decay in zip(parameters, gradients, decays):
+                if decay:
+                    w *= 1 - eta * decay  # the book's weight decay
                 w -= eta * g
             return
         if self.velocities is None:
             self.velocities = [np.zeros_like(w) for w in parameters]
-        for w, g, v in zip(parameters, gradients, self.velocities):
+        for w, g, v, decay in zip(parameters, gradients, self.velocities, decays):
+            if decay:
+                g = g + decay * w  # dC/dw = dC0/dw + (lambda / n) w
             v *= mu
             v -= eta * g
             w += mu * v - eta * g if self.nesterov else v

@@ -1,7 +1,8 @@
 """Training by mini-batch stochastic gradient descent, epoch after epoch.
 
 An epoch shuffles the training set (by the batch plan), then for each mini-batch of m examples
-runs backprop and moves every weight and bias against its gradient (`train_step`).
+runs backprop and moves every weight and bias against its gradient (`train_step`); with an L2
+term (scratch/regularization.py) each weight decays too.
 """
 import math
 
@@ -11,6 +12,7 @@ from . import losses as losses_module
 from .batches import BatchPlan
 from .network import check_input, count_correct, labels_of
 from .progress import ProgressBar
+from .regularization import NONE
 
 PROGRESS_BAR_MIN_STEPS = 500  # epochs with fewer steps print just their summary line
 
@@ -35,17 +37,18 @@ class Callback:
         """After each epoch; logs is that epoch's history entry."""
 
 
-def train_step(network, x, y, loss, optimizer, labels=None):
-    """One SGD step on the mini-batch (x, y); returns its cost and correct count before the update.
+def train_step(network, x, y, loss, optimizer, labels=None, l2=NONE):
+    """One SGD step on the mini-batch (x, y) for the cost C0 (+ the L2 term `l2`); returns the cost
+    and correct count before the update.
 
     `labels` (labels_of(y)) may be passed in when known, to save recomputing them.
     """
     loss = losses_module.get(loss)
     zs, activations = network.forward(x)
-    cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1])
+    cost = loss.value(zs[-1], activations[-1], y, network.activation_functions[-1]) + l2.penalty(network.weights)
     correct = count_correct(activations[-1], labels_of(y) if labels is None else labels)
     nabla_w, nabla_b = network.backprop(x, y, loss, (zs, activations))
-    optimizer.apply(network.weights + network.biases, nabla_w + nabla_b)
+    optimizer.apply(network.weights + network.biases, nabla_w + nabla_b, l2.decays(network.num_layers))
     return float(cost), correct
 
 
@@ -96,8 +99,9 @@ def check_epochs(epochs):
 
 
 def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=None,
-        validation_data=None, callbacks=(), verbose=True):
-    """Train for `epochs` epochs; returns the history, one dict per epoch.
+        validation_data=None, callbacks=(), verbose=True, l2=NONE):
+    """Train for `epochs` epochs, the cost being the loss's C0 plus the L2 term `l2`
+    (scratch/regularization.py, its n the size of x) if any; returns the history, one dict per epoch.
 
     Each entry has `loss` and `accuracy` as Keras reports them (the batch-size-weighted mean of the
     pre-update batch values), `train_loss` and `train_accuracy` on the whole training set at the
@@ -116,7 +120,7 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
                 if verbose and plan.steps_per_epoch >= PROGRESS_BAR_MIN_STEPS else None
             total_cost = total_correct = 0.0
             for step, (x_batch, y_batch, labels) in enumerate(mini_batches(plan, x, y, epoch)):
-                cost, correct = train_step(network, x_batch, y_batch, loss, optimizer, labels)
+                cost, correct = train_step(network, x_batch, y_batch, loss, optimizer, labels, l2)
                 if not math.isfinite(cost):
                     raise Diverged(epoch, step, cost, network.non_finite_parameters())
                 total_cost, total_correct = total_cost + cost * len(y_batch), total_correct + correct
@@ -124,7 +128,7 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
                     callback.on_batch_end(epoch, step, {"loss": cost, "accuracy": correct / len(y_batch)})
                 if bar:
                     bar.update(step + 1)
-            history.append(end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data))
+            history.append(end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data, l2))
             for callback in callbacks:
                 callback.on_epoch_end(epoch, history[-1])
             if verbose:
@@ -132,13 +136,14 @@ def fit(network, x, y, loss, optimizer, epochs, batch_size=None, seed=0, plan=No
     return history
 
 
-def end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data=None):
+def end_of_epoch(network, epoch, total_cost, total_correct, x, y, loss, validation_data=None, l2=NONE):
     """An epoch's history entry (see `fit`), from the sums of its mini-batches' costs (each times
-    its size) and correct counts."""
+    its size) and correct counts. The L2 term is lambda / 2n sum w^2 on every set, n the training
+    set's size (as Keras adds it), where the book's total_cost takes n from the set evaluated."""
     logs = {"epoch": epoch + 1, "loss": total_cost / len(x), "accuracy": total_correct / len(x)}
-    logs["train_loss"], logs["train_accuracy"] = network.evaluate(x, y, loss)
+    logs["train_loss"], logs["train_accuracy"] = network.evaluate(x, y, loss, l2)
     if validation_data is not None:
-        logs["val_loss"], logs["val_accuracy"] = network.evaluate(*validation_data, loss)
+        logs["val_loss"], logs["val_accuracy"] = network.evaluate(*validation_data, loss, l2)
     return logs
 
 

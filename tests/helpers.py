@@ -182,12 +182,12 @@ def train_both(config, data=None):
     device.configure(config.dtype, config.seed)
     data = data or config.load_dataset()
     network = config.build_network(data)
-    model = build_twin(network, config)
+    model = build_twin(network, config, config.build_l2(data))
     plan = BatchPlan(len(data.x_train), config.batch_size, config.seed)
     validation = (data.x_val, data.y_val)
     keras_history = fit_with_plan(model, data.x_train, data.y_train, plan, config.epochs, validation, verbose=0)
     scratch_history = fit(network, data.x_train, data.y_train, config.loss, config.build_optimizer(),
-                          config.epochs, plan=plan, validation_data=validation, verbose=False)
+                          config.epochs, plan=plan, validation_data=validation, verbose=False, l2=config.build_l2(data))
     return network, model, scratch_history, keras_history
 
 

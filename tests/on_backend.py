@@ -1,7 +1,8 @@
 """`python tests/on_backend.py BACKEND OUT`: the comparisons that tests/test_backends.py checks on one
 Keras backend, run in one process (Keras fixes its backend at import, and each process start costs
 seconds), with TensorFlow made unimportable (GPU machines with JAX or PyTorch may have none): the
-default 30-epoch comparison through `python -m compare`'s main into OUT/default, the MATRIX rows in
+default 30-epoch comparison through `python -m compare`'s main into OUT/default (and with the book's
+cross-entropy and L2 term, `--loss cross_entropy --l2 5`, into OUT/cross_entropy), the MATRIX rows in
 ROWS into OUT/row-<i>, a ReLU run that drifts checked both ways into OUT/relu-every-step and
 OUT/relu-blocks, and the Keras follow-up example (`python -m keras_impl`, 1 epoch) into
 OUT/keras_impl. Each report is written as OUT/<name>.json.
@@ -13,8 +14,9 @@ import time
 
 from matrix import MATRIX, matrix_config
 
-ROWS = (1, 6, 8, 9, 10)  # a subset of MATRIX for CI's time (with the default run, quadratic in float64):
-# every other loss, both dtypes, momentum and Nesterov, batch sizes 1 to 10, each kind of departure
+ROWS = (1, 6, 8, 9, 10, 14)  # a subset of MATRIX for CI's time (with the default run, quadratic in float64):
+# every other loss, both dtypes, momentum and Nesterov, batch sizes 1 to 10, each kind of departure, and
+# the book's cross-entropy with an L2 term
 
 
 def main(backend, out):
@@ -30,11 +32,12 @@ def main(backend, out):
 
     out.mkdir(parents=True, exist_ok=True)
     quiet = lambda *a: None  # noqa: E731
-    try:
-        compare_main(["--backend", backend, "--logdir", str(out), "--name", "default",
-                      "--json", str(out / "default.json")])
-    except SystemExit as e:
-        print(f"compare exited {e.code}", file=sys.stderr)
+    for name, flags in (("default", []), ("cross_entropy", ["--loss", "cross_entropy", "--l2", "5"])):
+        try:
+            compare_main(["--backend", backend, "--logdir", str(out), "--name", name, "--json", str(out / f"{name}.json"),
+                          *flags])
+        except SystemExit as e:
+            print(f"compare {name} exited {e.code}", file=sys.stderr)
     for i in ROWS:
         row = MATRIX[i]
         folder = out / f"row-{i}"

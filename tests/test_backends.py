@@ -37,10 +37,12 @@ def report_of(out, name):
 
 
 @pytest.mark.slow
-def test_the_default_run_matches_at_every_epoch(on_backend):
-    """`python -m compare --backend NAME` (its main, in tests/on_backend.py) with TensorFlow unimportable."""
+@pytest.mark.parametrize("name", ["default", "cross_entropy"])
+def test_the_default_run_matches_at_every_epoch(on_backend, name):
+    """`python -m compare --backend NAME` (its main, in tests/on_backend.py) with TensorFlow unimportable,
+    and the same with the book's cross-entropy and L2 term (`--loss cross_entropy --l2 5`)."""
     backend, out = on_backend
-    report = report_of(out, "default")
+    report = report_of(out, name)
     assert report["backend"] == backend and report["device"].startswith(f"{backend}:")
     if backend == "torch":  # float64 matmuls in float32: a departure, and the verdict says so
         assert report["verdict"] == "mismatch" and report["keras_departures"]
@@ -51,7 +53,7 @@ def test_the_default_run_matches_at_every_epoch(on_backend):
     assert all(row["scratch_vs_keras_rel"] <= 1e-13 for row in report["gradients"]["layers"])
     assert report["check"]["mode"] == "blocks" and max(report["blocks"]["update_error"]) <= 1e-13
     for side, folder in (("scratch", "scratch"), ("keras", "keras")):
-        logged = read_scalars(out / "default" / folder / "train", "epoch_loss")
+        logged = read_scalars(out / name / folder / "train", "epoch_loss")
         np.testing.assert_allclose(logged, [e[side]["loss"] for e in report["epochs"]], rtol=1e-6)
 
 
@@ -74,8 +76,8 @@ def test_matrix_of_settings(on_backend, i):
     outputs is exact until an output passes 1 - 1e-7, so it may match or not, but step 0 agrees."""
     backend, out = on_backend
     report = report_of(out, f"row-{i}")
-    _, _, activation, output, loss, _, _, dtype, _, _ = MATRIX[i]
-    expected = departures(output, loss, backend, dtype, activation)
+    row = MATRIX[i]
+    expected = departures(row.output, row.loss, backend, row.dtype, row.activation)
     assert report["keras_departures"] == expected
     certain = [words for words in expected if words != CLIPPED_CROSS_ENTROPY]
     gradients = [row["scratch_vs_keras_rel"] for row in report["gradients"]["layers"]]

@@ -19,7 +19,11 @@ KINK_MARGIN = 1e-4  # a z this close to a kink (relu, step at 0; a cross-entropy
 # asserts those zeros instead). Aliases ("bce", "cce", "scce") are left out too.
 DIFFERENTIABLE = [name for name in activations.ACTIVATIONS if name != "step"]
 COSTS = [name for name in losses.LOSSES if name not in losses.ALIASES]
-COMBINATIONS = list(itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, COSTS))
+# The book's cross-entropy needs outputs in (0, 1): sigmoid ones (the only ones the CLIs take with it;
+# its fused BP1) and softmax ones (the general BP1, dC/da through the softmax's Jacobian).
+DEFINED_FOR = {"cross_entropy": ("sigmoid", "softmax")}
+COMBINATIONS = [(hidden, output, cost) for hidden, output, cost in itertools.product(DIFFERENTIABLE, DIFFERENTIABLE, COSTS)
+                if output in DEFINED_FOR.get(cost, DIFFERENTIABLE)]
 
 
 def near_a_kink(network, x, loss):

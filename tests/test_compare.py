@@ -50,6 +50,26 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     np.testing.assert_allclose(read_scalars(run_dir / "agreement", "step_abs_delta_loss"), deltas, rtol=1e-6, atol=0)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [[], ["--l2", "5"]], ids=["cross_entropy", "cross_entropy-l2"])
+def test_the_books_cross_entropy_matches_at_every_epoch(tmp_path, flags):
+    """`python -m compare --loss cross_entropy [--l2 5]`: the book's chapter 3 on digits, 30 epochs at its
+    learning rate 0.5 (the loss's recipe)."""
+    from compare.__main__ import main
+
+    try:
+        main(["run", "--loss", "cross_entropy", *flags, "--logdir", str(tmp_path), "--json", str(tmp_path / "r.json")])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["config"]["lr"] == 0.5 and report["config"]["l2"] == (5.0 if flags else 0.0)
+    assert report["verdict"] == "match", report["first_divergence"]
+    assert len(report["epochs"]) == 30 and all(e["max_abs_weight_diff"] <= 1e-12 for e in report["epochs"])
+    for row in report["gradients"]["layers"]:
+        assert row["scratch_vs_keras_rel"] <= 1e-13 and row["scratch_vs_fd_rel"] <= 1e-6, row
+    assert max(report["blocks"]["update_error"]) <= 1e-13
+
+
 @pytest.mark.parametrize("buggy,hidden,layer", [("sigmoid", "sigmoid", "dense_2"), ("tanh", "tanh", "dense_1")])
 def test_a_planted_bug_is_caught_at_step_0_in_the_right_layer(monkeypatch, tmp_path, capsys, buggy, hidden, layer):
     from compare.__main__ import main
@@ -82,7 +102,7 @@ def test_matrix_of_settings_matches(tmp_path, row):
     report = run_comparison(config, str(tmp_path / "run"), print_=lambda *a: None)
     assert report["verdict"] == "match", (report["first_divergence"], report["gradients"]["layers"])
     assert report["diagnosis"] == []
-    assert len(report["steps"]["keras_loss"]) == row[-1] * -(-len(config.load_dataset().x_train) // row[-2])
+    assert len(report["steps"]["keras_loss"]) == row.epochs * -(-len(config.load_dataset().x_train) // row.batch_size)
 
 
 def test_gradcheck_subcommand(run, tmp_path):

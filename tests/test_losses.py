@@ -71,7 +71,37 @@ def assert_delta_matches_finite_differences(loss, f, z, y, eps=1e-6):
         assert delta[i] == pytest.approx(numeric, rel=1e-6, abs=1e-10)
 
 
-@pytest.mark.parametrize("name", ["quadratic", "mse", "binary_crossentropy"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cross_entropy_is_the_books_cost_summed_over_the_outputs(seed):
+    """The book's C = -1/n sum_x sum_j [y ln a + (1 - y) ln(1 - a)]: k times Keras's binary_crossentropy,
+    and the twin's own loss (keras_impl/twin.py) to rounding, from the logits and from the outputs alike."""
+    import keras
+
+    from keras_impl.twin import CrossEntropyCost
+
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(0, 4, size=(6, 3)), rng.uniform(size=(6, 3))
+    sigmoid, linear = activations.get("sigmoid"), activations.get("linear")
+    a = sigmoid(z)
+    books = -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / 6
+    value = losses.cross_entropy(z, a, y, sigmoid)
+    assert value == pytest.approx(books, rel=1e-12)
+    assert losses.cross_entropy(a, a, y, linear) == pytest.approx(books, rel=1e-12)  # from the outputs alone
+    from_logits = keras_value(keras.losses.BinaryCrossentropy(from_logits=True, dtype="float64"), y, z)
+    assert value == pytest.approx(3 * from_logits, rel=1e-13)
+    assert value == pytest.approx(keras_value(CrossEntropyCost(dtype="float64"), y, a), rel=1e-13)
+
+
+def test_cross_entropy_from_the_outputs_counts_a_zero_factor_as_zero():
+    """A network of yours shows only a: a saturated output whose own term has factor 0 adds 0, not 0 * log(0)."""
+    linear = activations.get("linear")
+    a, y = np.array([[1.0, 0.0, 0.25]]), np.array([[1.0, 0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert losses.cross_entropy(a, a, y, linear) == pytest.approx(-np.log(0.25))
+
+
+@pytest.mark.parametrize("name", ["quadratic", "mse", "binary_crossentropy", "cross_entropy"])
 def test_output_delta_matches_finite_differences_in_z(name):
     z, _, y = batch(seed=3)
     assert_delta_matches_finite_differences(losses.get(name), activations.get("sigmoid"), z, y)
@@ -87,6 +117,10 @@ def test_cross_entropy_is_finite_at_saturated_sigmoid():
         delta = losses.binary_crossentropy_delta(z, f(z), y, f)
     assert value == pytest.approx(1000.0)
     np.testing.assert_allclose(delta, [[-0.5, 0.5]])
+    with warnings.catch_warnings():  # the book's: the sum over the outputs, BP1 = (a - y) / n
+        warnings.simplefilter("error")
+        assert losses.cross_entropy(z, f(z), y, f) == pytest.approx(2000.0)
+        np.testing.assert_allclose(losses.cross_entropy_delta(z, f(z), y, f), [[-1.0, 1.0]])
 
 
 def test_unknown_loss_names_the_choices():
