@@ -9,6 +9,8 @@ disagrees is such a step, `explain` takes Keras's rule from Keras's own state be
 NumPy with the scratch network's per-replica gradients, and measures how close it lands to Keras's
 state after it.
 """
+import numpy as np
+
 from keras_impl.distribute import batch_sizes, replica_sizes
 
 from .step_check import StepCheck
@@ -27,14 +29,19 @@ def uneven_steps(plan, epochs, replicas):
 
 def replica_mean_step(judged, x, y, sizes):
     """One step of `judged`'s optimizer along (1/N) sum_r grad C_r, the replicas' parts of (x, y)
-    having `sizes`: an empty part adds nothing but still counts in N, as in Keras."""
-    gradients, start = None, 0
+    having `sizes`: an empty part still counts in N, as in Keras, its C_r being the L2 term alone
+    (if any: every replica adds it, scaled by 1/N)."""
+    parts, start = [], 0
     for size in sizes:
-        if size:
-            part = judged.gradients(x[start:start + size], y[start:start + size])
-            gradients = part if gradients is None else [g + p for g, p in zip(gradients, part)]
+        parts.append(judged.gradients(x[start:start + size], y[start:start + size]) if size else l2_gradients(judged))
         start += size
-    judged.apply_gradients([g / len(sizes) for g in gradients])
+    judged.apply_gradients([sum(part) / len(sizes) for part in zip(*parts)])
+
+
+def l2_gradients(judged):
+    """The gradient of the judged network's L2 term alone: (lambda / n) W, 0 for biases."""
+    return [judged.l2.gradient(p) if i % 2 == 0 and judged.l2 else np.zeros_like(p)
+            for i, p in enumerate(judged.parameter_copies())]
 
 
 def explain(judged, findings, uneven):
