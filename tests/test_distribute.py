@@ -180,6 +180,20 @@ for n in (2, 3, 4):
 """
 
 
+def test_the_l2_term_is_added_once_over_the_replicas(run, tmp_path):
+    """--l2 under mirrored:4: Keras scales each replica's L2 term by 1/4, as its loss, and sums the
+    replicas' gradients, so the term counts once; at the last step (2 examples as 1 + 1 + 0 + 0) the empty
+    replicas add their share of it too, and Keras's rule, rebuilt with it, reproduces Keras's step."""
+    result = run("compare", "run", "--distribute", "mirrored:4", "--batch-size", "12", "--epochs", "1", "--loss",
+                 "cross_entropy", "--l2", "5", "--logdir", str(tmp_path), "--name", "d")
+    assert result.returncode == 1, result.stderr[-2000:]
+    report = report_of(tmp_path)
+    assert report["distribute"]["uneven_steps"] == [{"step": 120, "epoch": 1, "replica_sizes": [1, 1, 0, 0]}]
+    assert all(r["keras_ok"] for r in report["gradients"]["layers"])  # step 0 through the replicated model
+    assert report["first_step_mismatch"]["step"] == 120 and max(report["steps"]["update_error"][:120]) <= 1e-15
+    assert report["distribute"]["explanation"]["error_of_keras_rule"] <= 1e-14
+
+
 def test_replica_sizes_are_how_tensorflow_splits_a_batch():
     result = subprocess.run([sys.executable, "-c", SPLIT_PROBE], capture_output=True, text=True, timeout=120,
                             env={**CHILD_ENV, "TF_CPP_MIN_LOG_LEVEL": "3"})
