@@ -99,6 +99,11 @@ BAD_INPUTS = [  # (flags, what stderr must say); {d} is the folder of bad files
     (["--hidden", "3,x"], "hidden sizes must be integers"),
     (["--dtype", "float16"], "unsupported dtype 'float16'"),
     (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+    (["--l2", "-1"], "--l2: lmbda must be a number >= 0"),
+    (["--l2", "nan"], "--l2: lmbda must be a number >= 0"),
+    (["--l2", "inf"], "--l2: lmbda must be a number >= 0"),
+    (["--loss", "cross_entropy", "--output-activation", "softmax"], "with a softmax output use categorical_crossentropy"),
+    (["--loss", "cross_entropy", "--output-activation", "linear"], "with a linear output use quadratic or mse"),
 ]
 ROUND_TWO_INPUTS = [  # found by the second robustness pass; checked by the CLIs that start TensorFlow
     (["--dataset", "mnist:{d}/nan_pixels.npz"], "NaN or inf pixels"),
@@ -305,17 +310,19 @@ KERAS_ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
 @given(
     depth=st.integers(1, 4), width=st.integers(1, 40), n=st.integers(2, 24), n_in=st.integers(1, 8),
     n_out=st.integers(1, 6), hidden=st.sampled_from(KERAS_ACTIVATIONS), output=st.sampled_from(KERAS_ACTIVATIONS),
-    loss=st.sampled_from(["quadratic", "mse", "binary_crossentropy", "categorical_crossentropy",
+    loss=st.sampled_from(["quadratic", "mse", "binary_crossentropy", "cross_entropy", "categorical_crossentropy",
                           "sparse_categorical_crossentropy"]), batch_fraction=st.floats(0.01, 1.0),
     lr=st.floats(0.001, 0.3), momentum=st.sampled_from([0.0, 0.5, 0.9]), nesterov=st.booleans(),
-    seed=st.integers(0, 1000),
+    seed=st.integers(0, 1000), l2=st.one_of(st.just(0.0), st.floats(0.01, 20.0)),
 )
 @example(depth=2, width=7, n=13, n_in=5, n_out=4, hidden="tanh", output="softmax", loss="categorical_crossentropy",
-         batch_fraction=0.3, lr=0.2, momentum=0.9, nesterov=True, seed=11)  # each categorical loss at least once
+         batch_fraction=0.3, lr=0.2, momentum=0.9, nesterov=True, seed=11, l2=0.0)  # each categorical loss once
 @example(depth=3, width=5, n=9, n_in=3, n_out=3, hidden="relu", output="softmax", loss="sparse_categorical_crossentropy",
-         batch_fraction=0.5, lr=0.1, momentum=0.0, nesterov=False, seed=12)
+         batch_fraction=0.5, lr=0.1, momentum=0.0, nesterov=False, seed=12, l2=3.5)
+@example(depth=2, width=6, n=11, n_in=4, n_out=3, hidden="tanh", output="sigmoid", loss="cross_entropy",
+         batch_fraction=0.4, lr=0.3, momentum=0.5, nesterov=False, seed=13, l2=7.25)  # the book's chapter 3
 def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidden, output, loss, batch_fraction,
-                                              lr, momentum, nesterov, seed):
+                                              lr, momentum, nesterov, seed, l2):
     from compare.tolerances import norm_relative_error
     from compare.gradcheck import keras_gradients
     from keras_impl import departures, device
@@ -326,6 +333,7 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
 
     nesterov = nesterov and momentum > 0
     assume(not departures(output, loss))  # softmax + BCE, sigmoid + CCE: Keras computes another objective (README)
+    assume(loss != "cross_entropy" or output == "sigmoid")  # the book's cost, for sigmoid outputs
     categorical = losses.get(loss).categorical
     # Keras normalises outputs other than a softmax's by their sum, meaningless where they can be negative or 0
     assume(not categorical or output == "softmax")
@@ -337,19 +345,20 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
         labels = rng.integers(0, n_out, size=n)
         y = labels.astype(float) if losses.get(loss).sparse else np.eye(n_out)[labels]
     config = Config(hidden=[width] * (depth - 1), activation=hidden, output_activation=output, loss=loss, lr=lr,
-                    momentum=momentum, nesterov=nesterov, batch_size=max(1, round(batch_fraction * n)), seed=seed)
+                    momentum=momentum, nesterov=nesterov, batch_size=max(1, round(batch_fraction * n)), seed=seed, l2=l2)
+    from compare.judged import OurNetwork
     from scratch.datasets import Dataset
 
-    network = config.build_network(Dataset("random", x, y, x, y, n_out if y.ndim == 1 else 0))
-    model = build_twin(network, config)
-    nabla_w, nabla_b = network.backprop(x, y, loss)
-    scratch_grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
+    data = Dataset("random", x, y, x, y, n_out if y.ndim == 1 else 0)
+    network, penalty = config.build_network(data), config.build_l2(data)
+    model = build_twin(network, config, penalty)
+    scratch_grads = OurNetwork(network, loss, config.build_optimizer(), penalty).gradients(x, y)
     for s, k in zip(scratch_grads, keras_gradients(model, keras_loss(loss), x, y)):
         assert norm_relative_error(s, k) <= 1e-13
     plan = BatchPlan(n, config.batch_size, seed)
     fit_with_plan(model, x, y, plan, 2, verbose=0)
     with np.errstate(all="ignore"):
-        fit(network, x, y, loss, config.build_optimizer(), 2, plan=plan, verbose=False)
+        fit(network, x, y, loss, config.build_optimizer(), 2, plan=plan, verbose=False, l2=penalty)
     weights = network.parameter_copies()
     assume(all(np.isfinite(w).all() for w in weights))
     for s, k in zip(weights, model.get_weights()):
