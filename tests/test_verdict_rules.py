@@ -156,17 +156,18 @@ def test_a_bug_at_the_one_step_last_block_after_a_drift_began_is_found_both_ways
     of one step (145 steps: 9 blocks of 16 and 1 of 1): a 1% longer step, or dense_1's biases nudged
     by 1e-9 after it (no trace in any loss, and not in the tensor nearest the output)."""
     from compare import judged as judged_module
+    from scratch.regularization import NONE as NO_L2
     from scratch.training import train_step
 
     config = Config(hidden=[16, 8], activation="relu", epochs=1).validate()
     (x_last,) = steps_of(config, 144)
 
-    def wrong_at_the_last_step(network, x, y, loss, optimizer, labels=None):
+    def wrong_at_the_last_step(network, x, y, loss, optimizer, labels=None, l2=NO_L2):
         last = np.array_equal(x, x_last)
         scale = 1.01 if last and bug == "longer step" else 1.0
         optimizer.learning_rate *= scale
         try:
-            return train_step(network, x, y, loss, optimizer, labels)
+            return train_step(network, x, y, loss, optimizer, labels, l2)
         finally:
             optimizer.learning_rate /= scale
             if last and bug == "dense_1 nudged":
