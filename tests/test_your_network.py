@@ -78,6 +78,7 @@ def test_assert_matches_keras_from_another_projects_tests(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+    assert "DeprecationWarning" not in result.stdout and "warnings summary" not in result.stdout  # Keras's own
 
 
 ROWS = """
