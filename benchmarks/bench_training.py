@@ -293,9 +293,21 @@ def measure(workload, repeats, quick):
               and (not o.startswith("inlined") or dtype_of(o) == dtype_of(s))}
     roofline = {k: medians[k] / medians["roofline_" + dtype_of(k)]
                 for k in medians if not k.startswith("roofline")}
-    return {"workload": name, "sizes": sizes, "batch_size": batch, "steps": steps,
-            "flops_per_sample": flops_per_sample(sizes), "samples_per_s": result, "ratios": ratios,
-            "roofline_fraction": roofline}
+    measured = {"workload": name, "sizes": sizes, "batch_size": batch, "steps": steps,
+                "flops_per_sample": flops_per_sample(sizes), "samples_per_s": result, "ratios": ratios,
+                "roofline_fraction": roofline}
+    return {**measured, "doubts": doubts(measured)}
+
+
+def doubts(r):
+    """What in one workload's result cannot be right: a fraction of the roofline over 100 % (faster than the
+    BLAS's own bound: the roofline was measured while the machine was busy), or samples spread wider than
+    their median (max - min > median): one line each."""
+    found = [f"{k} ran at {frac:.0%} of the roofline, which no implementation can"
+             for k, frac in r["roofline_fraction"].items() if frac > 1]
+    found += [f"{k}'s samples spread from {v['min']:,.0f} to {v['max']:,.0f}/s, wider than their median"
+              for k, v in r["samples_per_s"].items() if v["max"] - v["min"] > v["median"]]
+    return found
 
 
 def print_result(r):
@@ -307,6 +319,8 @@ def print_result(r):
               f"{'' if frac is None else f'{frac:.0%}':>11}")
     for k, v in r["ratios"].items():
         print(f"  {k:<76} {v:7.1f}x")
+    for doubt in r["doubts"]:
+        print(f"  warning: {doubt}: the machine was busy; rerun on a quiet machine")
 
 
 def main():
@@ -321,6 +335,9 @@ def main():
     if not workloads:
         print(f"error: no workload name contains {args.only!r}; the names are: {'; '.join(w[0] for w in WORKLOADS)}",
               file=sys.stderr)
+        sys.exit(2)
+    if args.repeats is not None and args.repeats < 1:
+        print(f"error: --repeats must be at least 1, got {args.repeats}", file=sys.stderr)
         sys.exit(2)
     repeats = args.repeats or (2 if args.quick else 5)
     native_logs.quiet()  # TensorFlow's own log lines off stderr

@@ -28,12 +28,35 @@ def test_benchmark_quick_run_writes_its_json(tmp_path):
         assert {"scratch_float64", "scratch_float32", "per_example_loop_float64", "inlined_numpy_float64",
                 "inlined_numpy_float32"} <= set(speeds)
         assert any(k.startswith("keras_fit_steps_per_execution") for k in speeds)
+        assert isinstance(workload["doubts"], list)  # what cannot be right, flagged (none on a quiet machine)
         assert any(k.startswith("tf_function_step") for k in speeds)
         for v in speeds.values():
             assert 0 < v["min"] <= v["median"] <= v["max"]
         assert 0 < workload["roofline_fraction"]["scratch_float32"]
         assert workload["ratios"]
     assert "samples/s median" in result.stdout
+
+
+def test_a_measurement_that_cannot_be_right_is_flagged():
+    """Over 100 % of the roofline (as 168 % and 817 % were, under load) or a spread wider than the median."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from bench_training import doubts
+
+    def result(fraction, low, high):
+        return {"roofline_fraction": {"scratch_float64": fraction},
+                "samples_per_s": {"scratch_float64": {"median": 1000.0, "min": low, "max": high}}}
+
+    assert doubts(result(0.42, 900.0, 1100.0)) == []
+    assert doubts(result(1.68, 900.0, 1100.0)) == ["scratch_float64 ran at 168% of the roofline, which no "
+                                                   "implementation can"]
+    (spread,) = doubts(result(0.42, 300.0, 1400.0))
+    assert spread.startswith("scratch_float64's samples spread from 300 to 1,400/s")
+
+
+def test_repeats_below_one_are_refused():
+    result = subprocess.run([sys.executable, "benchmarks/bench_training.py", "--repeats", "0"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr == "error: --repeats must be at least 1, got 0\n"
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
