@@ -16,7 +16,7 @@ from contextlib import ExitStack, nullcontext
 from keras_impl import backends, check_activations, departures_of, distribute, native_logs
 from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, signal_name,
                                    sigterm_interrupts)
-from keras_impl.runs import new_run_dir
+from keras_impl.runs import new_run_dir, view_command_line
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
@@ -191,6 +191,7 @@ def compare(args, config, data, network, run_dir, stopwatch):
         if workers:
             stack.callback(workers.stop)  # however the run ends
             stack.enter_context(workers.guard())  # losing one before training raises WorkerLost
+        print(f"Loading {backends.NAMES[args.backend]} (a few seconds)...", flush=True)
         with stopwatch.part(f"importing {backends.NAMES[args.backend]}"):
             from .harness import RunFiles, run_comparison, run_gradient_check
         if args.command == "gradcheck":
@@ -204,7 +205,7 @@ def compare(args, config, data, network, run_dir, stopwatch):
                                     distribution=distribution, check=args.check)
             print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
             if not part_of_all:  # --backend all says it once, at the end
-                print(f"See the curves: tensorboard --logdir {args.logdir}")
+                print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
     if args.json:
         reporting.write_json(result, args.json)
     return result

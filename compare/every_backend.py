@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_impl.backends import BACKENDS, installed
 from keras_impl.interrupts import exit_code, signal_name, signals_interrupt
+from keras_impl.runs import view_command_line
 from scratch.command_line import config_argv
 
 from . import report as reporting
@@ -103,7 +104,7 @@ def run_every_backend(args, config, run_dir):
     for path in [os.path.join(run_dir, "backends.json")] + ([args.json] if args.json else []):
         reporting.write_json(summary, path)
     print("\n" + reporting.backends_table(rows, summary["pairwise"]))
-    print(f"Reports: {run_dir}/report_<backend>.json; see the curves: tensorboard --logdir {args.logdir}")
+    print(f"Reports: {run_dir}/report_<backend>.json; see the curves: {view_command_line(args.logdir, run_dir)}")
     if interrupted_by:
         return exit_code(interrupted_by)
     ran = [row for row in rows if row["status"] != "not installed"]

@@ -208,10 +208,13 @@ def comparison_runs(folder):
 
 
 def latest_run(logdir):
-    """The run folder under `logdir` changed most recently (a run's report is written last)."""
-    runs = [e for e in os.scandir(logdir) if e.is_dir() and comparison_runs(e.path)]
+    """The comparison run folder under `logdir` (one with the scratch twin's logs) changed most recently
+    (a run's report is written last); a `python -m keras_impl` run, Keras's alone, is viewed by its name."""
+    runs = [e for e in os.scandir(logdir)
+            if e.is_dir() and any(run.endswith("scratch/train") for run in comparison_runs(e.path))]
     if not runs:
-        raise ValueError(f"{logdir} holds no comparison runs: run `python -m compare --logdir {logdir}` first")
+        raise ValueError(f"{logdir} holds no comparison runs: run `python -m compare --logdir {logdir}` first (a "
+                         "run of python -m keras_impl alone is viewed by its name: python -m compare view NAME)")
     return max(runs, key=lambda e: e.stat().st_mtime).path
 
 

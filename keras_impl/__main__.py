@@ -13,7 +13,7 @@ from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_
 
 from . import backends, check_activations, departures_of, distribute, native_logs
 from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
-from .runs import new_run_dir
+from .runs import new_run_dir, view_command_line
 
 @bad_input_exits_2
 def main(argv=None):
@@ -48,12 +48,13 @@ def main(argv=None):
         print(f"warning: {departure}", file=sys.stderr)
     start_up.run_dir = run_dir = new_run_dir(args.logdir, args.name, prefix="keras")
     native_logs.quiet(args.verbose)
+    print(f"Loading {backends.NAMES[backend]} (a few seconds)...", flush=True)
     try:
         train(config, data, network, run_dir, spec)
     except KeyboardInterrupt as e:  # fit_with_plan has closed (flushed) the TensorBoard files
         print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
-    print(f"See the curves: tensorboard --logdir {args.logdir}")
+    print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
 
 
 def train(config, data, network, run_dir, spec=None):

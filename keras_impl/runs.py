@@ -1,5 +1,6 @@
 """Run folders under the TensorBoard log directory: one per run, never reused."""
 import os
+import shlex
 import time
 
 MAX_SAME_SECOND = 1000  # timestamped names tried before giving up (a bound, not a limit users meet)
@@ -28,3 +29,9 @@ def new_run_dir(logdir, name=None, prefix="run"):
         except OSError as e:
             raise ValueError(f"cannot create run folder {path}: {e.strerror}; pass a --logdir you can write to") from None
     raise ValueError(f"{MAX_SAME_SECOND} runs named {base} already exist: pass --name")
+
+
+def view_command_line(logdir, run_dir):
+    """`python -m compare view NAME [--logdir DIR]`: the command that shows the run in `run_dir`."""
+    where = "" if os.path.normpath(logdir) == "runs" else f" --logdir {shlex.quote(logdir)}"
+    return f"python -m compare view {shlex.quote(os.path.basename(os.path.normpath(run_dir)))}{where}"

@@ -14,7 +14,9 @@ def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, 
     result = run("compare", "--json", str(tmp_path / "r.json"), "--logdir", str(tmp_path / "runs"), "--name", "d")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stderr == ""  # TensorFlow's own log lines are filtered out
-    assert "verdict: match" in result.stdout and "tensorboard --logdir" in result.stdout
+    assert result.stdout.startswith("Loading TensorFlow (a few seconds)...\n")  # while nothing else can print
+    assert "verdict: match" in result.stdout
+    assert result.stdout.rstrip().endswith(f"See the curves: python -m compare view d --logdir {tmp_path / 'runs'}")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "match" and report["first_divergence"] is None
     assert report["first_step_mismatch"] is None and report["drift"] is None

@@ -71,6 +71,8 @@ def start_multiworker(tmp_path, epochs):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**CHILD_ENV, "PYTHONPATH": ROOT})
     first = read_line(chief.stdout, 120)
+    if first.startswith("Loading TensorFlow"):  # printed while it loads
+        first = read_line(chief.stdout, 120)
     assert "worker pids:" in first, first
     pids = [int(p) for p in first.split("worker pids:")[1].strip(" )\n").split(",")]
     assert pids[0] == chief.pid and len(pids) == 2

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import numpy as np
@@ -94,6 +95,21 @@ def test_view_stops_cleanly_on_ctrl_c_and_sigterm(comparison, signum, code):
         if process.poll() is None:
             process.kill()
     assert_no_process_mentions(f"--logdir\0{runs_dir}", "TensorBoard")
+
+
+def test_view_takes_the_latest_comparison_run(tmp_path):
+    """Not a later `python -m keras_impl` run (Keras's logs alone), nor a folder without event files."""
+    from compare.view import latest_run
+
+    for run, sides in (("compared", ("scratch", "keras")), ("keras_alone", ("keras",)), ("empty", ())):
+        for side in sides:
+            (tmp_path / run / side / "train").mkdir(parents=True)
+            (tmp_path / run / side / "train" / "events.out.tfevents.1.host").write_bytes(b"")
+        (tmp_path / run).mkdir(exist_ok=True)
+        time.sleep(0.01)  # the later folders are newer
+    assert latest_run(str(tmp_path)) == str(tmp_path / "compared")
+    with pytest.raises(ValueError, match="viewed by its name"):
+        latest_run(str(tmp_path / "keras_alone"))
 
 
 def test_view_refuses_a_missing_run(run, tmp_path):
