@@ -13,7 +13,7 @@ B: the same twin, the same plan, `keras_impl.training.fit_with_plan` with the va
 Each in a fresh process, paired A, B, A, B, ...; reported: each pair's ratio A / B, and their median
 with its spread (min, max), which cancels a machine's slow drift better than a ratio of medians.
 A's fixed costs (loading the data, start-up, the gradient check: a second or two) weigh on short runs:
-one epoch measures a ratio of about 4; README's figures are for the default 30 epochs.
+one epoch measures a ratio of about 4; docs/performance.md's figures are for the default 30 epochs.
 """
 import argparse
 import json

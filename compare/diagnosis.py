@@ -1,4 +1,4 @@
-"""Why a check failed, in the primer's equations (README, "When it says mismatch").
+"""Why a check failed, in the primer's equations (docs/checking.md, "When it says mismatch").
 
 When step 0's gradients disagree, or a step taken from Keras's own state does, the harness holds a
 reference it trusts for the same state and batch: the scratch network's BP1-BP4 (scratch/network.py)

@@ -217,7 +217,7 @@ def uneven_split_words(report):
             f"{'+'.join(map(str, sizes))} over {n} replicas, and there Keras stepped along (1/{n}) sum_r grad C_r, "
             f"the mean of the replicas' mean gradients, not the batch's mean gradient{reproduced}. Take a "
             f"--batch-size whose every mini-batch, the last included, splits evenly over {n} replicas "
-            "(README: Where Keras departs from the math).")
+            "(docs/departures.md).")
 
 
 def drift_words(report):

@@ -185,15 +185,49 @@ def chart_drawn(tag, runs):
 
 
 def enlarge_the_chart(driver):
-    """Close the settings pane and show the (single) chart card at full size, so that the twins'
-    lines fill most of the picture. The buttons are found by TensorBoard 2.21's labels; where one is
-    missing the picture is just smaller."""
+    """Show the whole curves, large: scale the y axis to every point (TensorBoard leaves outliers out by
+    default, which cuts off the first epochs' losses), close the settings pane, show the (single) chart
+    card at full size with a logarithmic y axis (a loss falls by orders of magnitude), and fit its axes
+    to the data. The controls are found by TensorBoard 2.21's labels; where one is missing or will not
+    take a click, the picture is just less fitted."""
     from selenium.webdriver.common.by import By
 
-    for label in ("Close side pane", "Toggle full size mode"):
-        for button in driver.find_elements(By.CSS_SELECTOR, f"button[aria-label='{label}']")[:1]:
-            button.click()
+    outliers = "//mat-checkbox[.//label[text()='Ignore outliers in chart scaling']]"
+    for box in driver.find_elements(By.XPATH, outliers)[:1]:
+        if "checkbox-checked" in (box.get_attribute("class") or ""):
+            click(driver, By.XPATH, outliers + "//label")
+    for label in ("Close side pane", "Toggle full size mode", "More line chart options"):
+        click(driver, By.CSS_SELECTOR, f"button[aria-label='{label}']")
+    click(driver, By.CSS_SELECTOR, "[aria-label='Toggle Y-axis log scale on line chart']")
+    click(driver, By.CSS_SELECTOR, "button[aria-label='Fit line chart domains to data']")
+    move_the_pointer_away(driver)
     time.sleep(1)
+
+
+def move_the_pointer_away(driver):
+    """Rest the pointer on the page's header, so that no tooltip covers the chart."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    for header in driver.find_elements(By.CSS_SELECTOR, "mat-toolbar, .mat-toolbar")[:1]:
+        try:
+            ActionChains(driver).move_to_element(header).perform()
+        except WebDriverException:
+            pass
+
+
+def click(driver, by, selector):
+    """Click the first element `selector` finds, if any and if it takes the click."""
+    from selenium.common.exceptions import WebDriverException
+
+    for element in driver.find_elements(by, selector)[:1]:
+        try:
+            if element.is_enabled():
+                element.click()
+                time.sleep(0.5)
+        except WebDriverException:
+            pass
 
 
 def comparison_runs(folder):

@@ -70,8 +70,7 @@ REPLICA_SCALE = (
 
 
 def departures(output_activation, loss, backend="tensorflow", dtype="float64", activation=None, replicas=1):
-    """Where Keras computes something other than the math for these settings (README: "Where Keras
-    departs from the math"), one sentence each; checked before Keras is imported. `replicas`: of a
+    """Where Keras computes something other than the math for these settings (docs/departures.md), one sentence each; checked before Keras is imported. `replicas`: of a
     tf.distribute strategy (--distribute)."""
     loss = scratch_losses.get(loss)
     tensorflow, float64 = backend == "tensorflow", dtype == "float64"

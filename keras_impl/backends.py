@@ -15,7 +15,7 @@ import sys
 BACKENDS = ("tensorflow", "jax", "torch")
 NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 INSTALL = {"tensorflow": "pip install -r requirements.txt", "jax": "pip install -r requirements.txt",
-           "torch": "pip install torch (README.md: Every Keras backend)"}
+           "torch": "pip install torch (docs/backends.md: Every Keras backend)"}
 
 
 def default():

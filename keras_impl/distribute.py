@@ -59,7 +59,7 @@ def distribute_spec(text):
 def add_distribute_argument(parser):
     parser.add_argument("--distribute", type=distribute_spec, metavar="STRATEGY:N",
                         help=f"train Keras's twin distributed over N replicas (1-{MAX_REPLICAS}): mirrored:N or "
-                             "multiworker:N (TensorFlow), dataparallel:N (JAX); README: Distributed training")
+                             "multiworker:N (TensorFlow), dataparallel:N (JAX); docs/backends.md: Distributed training")
 
 
 def tf_replicas(spec):

@@ -22,7 +22,7 @@
 # by side, TensorBoard, and a check of a network of your own.
 #
 # Run it top to bottom (Jupyter, or Colab: the first cell installs what it needs there). Every number
-# below comes from this machine's run; yours may differ in the last digits (see the README).
+# below comes from this machine's run; yours may differ in the last digits (README.md says which).
 
 # %%
 # On Colab: fetch this repository and install its requirements (set REPO_URL to your clone's address).

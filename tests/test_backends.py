@@ -24,7 +24,7 @@ def on_backend(request, tmp_path_factory):
     """tests/on_backend.py's reports for one backend (one process for all of them)."""
     backend = request.param
     if not installed(backend):
-        pytest.skip(f"{backend} is not installed (README.md: Every Keras backend)")
+        pytest.skip(f"{backend} is not installed (docs/backends.md: Every Keras backend)")
     out = tmp_path_factory.mktemp(backend)
     result = subprocess.run([sys.executable, "tests/on_backend.py", backend, str(out)], cwd=ROOT, capture_output=True,
                             text=True, timeout=900, env={**CHILD_ENV, "PYTHONPATH": ROOT})

@@ -1,5 +1,5 @@
 """--distribute: Keras's twin trained by tf.distribute strategies, checked step by step against the
-scratch network (README: Distributed training).
+scratch network (docs/backends.md: Distributed training).
 
 The even plans run 2 epochs on digits (batch 10: 144 steps of 5 + 5 examples and a last one of
 1 + 1): the second epoch is a second fit call over a new permutation, and further epochs repeat the

@@ -332,7 +332,7 @@ def test_randomized_networks_agree_with_keras(depth, width, n, n_in, n_out, hidd
     from scratch.training import fit
 
     nesterov = nesterov and momentum > 0
-    assume(not departures(output, loss))  # softmax + BCE, sigmoid + CCE: Keras computes another objective (README)
+    assume(not departures(output, loss))  # softmax + BCE, sigmoid + CCE: Keras computes another objective (docs/departures.md)
     assume(loss != "cross_entropy" or output == "sigmoid")  # the book's cost, for sigmoid outputs
     categorical = losses.get(loss).categorical
     # Keras normalises outputs other than a softmax's by their sum, meaningless where they can be negative or 0
@@ -427,8 +427,7 @@ def test_cross_entropy_at_large_logits_matches_keras(output, loss, y):
 
 @pytest.mark.parametrize("cli", [("compare", "gradcheck"), ("keras_impl", "--epochs", "1")], ids=" ".join)
 def test_softmax_with_binary_crossentropy_is_called_out(run, tmp_path, capsys, cli):
-    """Keras computes BCE after a softmax from the logits as if for a sigmoid (README: "Where Keras
-    departs from the math"): both CLIs say so up front, and the report names it. (compare runs in
+    """Keras computes BCE after a softmax from the logits as if for a sigmoid (docs/departures.md): both CLIs say so up front, and the report names it. (compare runs in
     this process, keras_impl in its own.)"""
     argv = ["--hidden", "4", "--output-activation", "softmax", "--loss", "bce"]
     if cli[0] == "compare":

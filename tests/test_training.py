@@ -109,7 +109,7 @@ def test_the_primers_recipe_learns_digits():
 
 
 def test_the_softmax_recipe_learns_digits_with_either_form_of_targets():
-    """README's softmax recipe (ReLU hidden layer, softmax output, cross-entropy, lr 0.1) reaches
+    """The softmax recipe of docs/scratch-and-keras.md (ReLU hidden layer, softmax output, cross-entropy, lr 0.1) reaches
     96.62 % (seed 0); one-hot targets and class labels are two routes to the same cost, so both losses
     train the same network."""
     histories = []

@@ -21,7 +21,7 @@ from scratch.config import Config
 
 
 def test_the_tolerance_table():
-    """The values README and docs/design.md state; float64's are rounding-level, float32's its ulps."""
+    """The values docs/checking.md and docs/design.md state; float64's are rounding-level, float32's its ulps."""
     assert TOLERANCES == {
         "float64": Tolerances(gradient_rel=1e-13, fd_rel=1e-6, weight_rel=1e-12, step_rel=1e-12, loss_rel=1e-11),
         "float32": Tolerances(gradient_rel=1e-5, fd_rel=1e-3, weight_rel=1e-5, step_rel=1e-5, loss_rel=1e-5)}
@@ -152,7 +152,7 @@ def test_a_loss_off_at_one_step_of_the_probe_only_is_a_step_mismatch_both_ways(m
 
 @pytest.mark.parametrize("bug,tensor", [("longer step", "dense_3/bias"), ("dense_1 nudged", "dense_1/bias")])
 def test_a_bug_at_the_one_step_last_block_after_a_drift_began_is_found_both_ways(monkeypatch, tmp_path, bug, tensor):
-    """ReLU at lr 3.0 drifts from step 80 (README); a bug at step 144 alone, the epoch's last, a block
+    """ReLU at lr 3.0 drifts from step 80 (docs/checking.md); a bug at step 144 alone, the epoch's last, a block
     of one step (145 steps: 9 blocks of 16 and 1 of 1): a 1% longer step, or dense_1's biases nudged
     by 1e-9 after it (no trace in any loss, and not in the tensor nearest the output)."""
     from compare import judged as judged_module

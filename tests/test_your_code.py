@@ -150,7 +150,7 @@ def first_mismatch(report):
     ("counter150.py", {"epochs": 2}, 149, 2),
     # the gradient check and the try-out before training call copies: the 37th call is step 36's
     ("gradients_counter.py", {"epochs": 1}, 36, 1),
-    # drifts from epoch 1 (README, "Three verdicts"); blocks replay that drift before the bug shows
+    # drifts from epoch 1 (docs/checking.md, "Three verdicts"); blocks replay that drift before the bug shows
     ("relu_counter.py", {"epochs": 3, "hidden": [16, 8], "activation": "relu"}, 300, 3),
 ], ids=["call 37", "call 150", "gradients' call 37", "relu drift, call 301"])
 def test_a_bug_from_the_nth_call_is_found_at_step_n(yours, name, settings, step, epoch, check):

@@ -26,7 +26,7 @@ def example(name, attribute="Network"):
     ("network_columns", "Network", {}),
     ("network_columns", "Network", {"batch_size": 7}),  # a partial last batch
     ("network_rows", "Network", {}),
-    # ReLU at lr 3.0 drifts (README, "Three verdicts"), for the scratch network too: lr 0.3 matches
+    # ReLU at lr 3.0 drifts (docs/checking.md, "Three verdicts"), for the scratch network too: lr 0.3 matches
     ("network_rows", "ReLUNetwork", {"activation": "relu", "batch_size": 7, "lr": 0.3}),
 ])
 def test_both_layouts_match_keras_at_every_epoch(tmp_path, name, attribute, settings):
