@@ -42,7 +42,7 @@ ROOT = next(p for p in (pathlib.Path.cwd(), pathlib.Path.cwd().parent) if (p / "
 sys.path.insert(0, str(ROOT))
 EPOCHS = int(os.environ.get("FOLLOW_UP_EPOCHS", "30"))  # the primer's 30; the test suite runs fewer
 LOGDIR = os.environ.get("FOLLOW_UP_LOGDIR", str(ROOT / "runs" / "notebook"))
-print(f"repository: {ROOT.name}, {EPOCHS} epochs, TensorBoard logs in {LOGDIR}")
+print(f"{EPOCHS} epochs, TensorBoard logs in {os.path.relpath(LOGDIR, ROOT)}")
 
 # %% [markdown]
 # ## A neuron, in NumPy
