@@ -25,14 +25,17 @@
 # below comes from this machine's run; yours may differ in the last digits (README.md says which).
 
 # %%
-# On Colab: fetch this repository and install its requirements (set REPO_URL to your clone's address).
+# On Colab: fetch this repository and install its requirements. Set REPO_URL to the address you would
+# `git clone` it from.
 import os
 import pathlib
 import subprocess
 import sys
 
+REPO_URL = ""
 if "google.colab" in sys.modules and not pathlib.Path("scratch").is_dir():
-    REPO_URL = os.environ.get("REPO_URL", "")  # e.g. the https address you cloned this repository from
+    if not REPO_URL:
+        raise SystemExit("set REPO_URL in this cell to this repository's address, then run it again")
     subprocess.run(["git", "clone", REPO_URL, "follow_up"], check=True)
     os.chdir("follow_up")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"], check=True)

@@ -16,7 +16,7 @@ from helpers import read_scalars
 from keras_impl import CLIPPED_CROSS_ENTROPY, departures
 from keras_impl.backends import installed
 
-pytestmark = pytest.mark.xdist_group("test_backends")  # the module fixture runs once: one JAX process
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_backends")]  # the module fixture runs once: one JAX process
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])

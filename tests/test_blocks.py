@@ -8,6 +8,8 @@ import pytest
 from scratch.config import Config
 from helpers import NESTEROV, assert_same_findings, both_ways, first_step_with_z_over, scaled_derivative, wrong_beyond
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 RELU = dict(hidden=[16, 8], activation="relu", epochs=3)  # drifts at the default lr, 3.0
 
 

@@ -125,6 +125,7 @@ def your_file(tmp_path, name, source):
     return str(tmp_path / f"{name}.py")
 
 
+@pytest.mark.slow
 def test_a_chapter_3_network_matches_with_its_cost_and_lambda(tmp_path, capsys):
     code, report, _ = check(tmp_path, capsys, f"{ROOT}/examples/network_chapter3.py:Network", "--loss", "cross_entropy",
                             "--l2", "5")
@@ -132,6 +133,7 @@ def test_a_chapter_3_network_matches_with_its_cost_and_lambda(tmp_path, capsys):
     assert report["implementation"]["update"] == "your update_mini_batch"
 
 
+@pytest.mark.slow
 def test_a_chapter_3_network_run_without_l2_gets_lambda_0(tmp_path, capsys):
     """Its update_mini_batch(mini_batch, eta, lmbda, n) needs lambda: without --l2 it gets 0 (and so
     computes the run's cost); the lambda it got is seen in its weights, not decayed."""
@@ -144,6 +146,7 @@ def test_a_chapter_3_network_run_without_l2_gets_lambda_0(tmp_path, capsys):
     assert code == 0 and report["verdict"] == "match"
 
 
+@pytest.mark.slow
 def test_a_chapter_3_network_with_the_wrong_loss_is_told_which_cost_it_computes(tmp_path, capsys):
     code, report, _ = check(tmp_path, capsys, f"{ROOT}/examples/network_chapter3.py:Network",
                             "--loss", "binary_crossentropy", "--l2", "5")
@@ -153,6 +156,7 @@ def test_a_chapter_3_network_with_the_wrong_loss_is_told_which_cost_it_computes(
     assert "--loss cross_entropy (the book's) matches" in factor["words"]
 
 
+@pytest.mark.slow
 def test_a_chapter_3_network_that_leaves_out_the_decay_is_found_at_step_0(tmp_path, capsys):
     with open(f"{ROOT}/examples/network_chapter3.py") as f:
         source = f.read()
@@ -176,6 +180,7 @@ class Network(Rows):
 """
 
 
+@pytest.mark.slow
 def test_gradients_that_hold_the_l2_term_already_are_told_so(tmp_path, capsys):
     spec = your_file(tmp_path, "reg", ROWS_WITH_L2.format(how="the harness stepping it", reg=5 / (2 * 1442),
                                                             train_step="train_step = None"))
@@ -184,6 +189,7 @@ def test_gradients_that_hold_the_l2_term_already_are_told_so(tmp_path, capsys):
     assert [f["cause"] for f in report["diagnosis"]] == ["l2"]
 
 
+@pytest.mark.slow
 def test_the_harness_adds_the_l2_term_to_gradients_of_c0(tmp_path, capsys):
     """A rows network with no train_step of its own: the harness takes its steps, L2 term and all."""
     spec = your_file(tmp_path, "plain", "from network_rows import Network as Rows\n\nclass Network(Rows):\n"
@@ -204,6 +210,7 @@ class Network(Rows):
 """
 
 
+@pytest.mark.slow
 def test_a_rows_train_step_takes_lambda_and_n_like_the_books(tmp_path, capsys):
     code, report, _ = check(tmp_path, capsys, your_file(tmp_path, "rows_l2", ROWS_DECAYING) + ":Network", "--l2", "5")
     assert code == 0 and report["verdict"] == "match", report["diagnosis"]

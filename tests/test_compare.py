@@ -8,6 +8,8 @@ import pytest
 from helpers import read_scalars, scaled_derivative
 from matrix import MATRIX, matrix_config
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 
 @pytest.mark.slow
 def test_default_comparison_matches_and_tensorboard_agrees_with_the_report(run, tmp_path):

@@ -9,6 +9,8 @@ import pytest
 
 from helpers import ROOT, compare_in_process, your_momentum
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 ROWS = """
 import numpy as np
 from network_rows import Network as Rows, sigmoid

@@ -23,6 +23,8 @@ from scratch.batches import BatchPlan
 from scratch.config import Config
 from scratch.training import mini_batches, train_step
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 LOST_WORKER_BOUND = 60  # s from a worker's death to the chief's exit: noticed in 0.2 s, aborted, report written
 
 

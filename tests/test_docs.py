@@ -11,6 +11,8 @@ import pytest
 
 from helpers import ROOT, compare_in_process, run_module
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 FENCE = re.compile(r"```bash\n(.*?)```", re.S)
 VERDICTS = re.compile(r"\b(mismatch|match|drift)\b")
 RUN_ELSEWHERE = {  # command, as written -> the test (file::name) that runs it, or .ci/run

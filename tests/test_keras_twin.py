@@ -58,6 +58,7 @@ def test_weights_copy_back_and_step_is_refused():
         build_model(Config(hidden=[3], activation="step").build_network(data))
 
 
+@pytest.mark.slow
 def test_keras_follow_up_example_logs_to_tensorboard(run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -17,6 +17,8 @@ from helpers import CHILD_ENV, ROOT, check_refused, compare_in_process, wait_for
 from scratch import activations, losses
 from scratch.config import Config
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 CLIS = [("scratch",), ("keras_impl",), ("compare", "run"), ("compare", "gradcheck")]
 LOGGING_CLIS = [("keras_impl",), ("compare", "run")]
 

@@ -10,6 +10,8 @@ from compare.records import drift_of
 from scratch.config import Config
 from helpers import NESTEROV, first_step_with_z_over, read_scalars, scratch_trajectory, wrong_beyond
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 RELU_RUN = ["--hidden", "16,8", "--activation", "relu", "--epochs", "3"]  # at the default lr, 3.0
 
 

@@ -19,7 +19,7 @@ from helpers import ROOT, read_line
 
 GONE_WITHIN_S = 30
 
-pytestmark = pytest.mark.xdist_group("test_tensorboard_view")  # the module fixture runs once: one comparison run
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_tensorboard_view")]  # the module fixture runs once: one comparison run
 
 
 def assert_no_process_mentions(text, what):

@@ -94,6 +94,7 @@ def steps_of(config, *indices):
     return [data.x_train[order][plan.slices()[i]] for i in indices]
 
 
+@pytest.mark.slow
 def test_a_loss_off_at_one_step_of_the_trajectory_only_is_found_both_ways(tmp_path):
     """The judged network's loss 1e-10 too large at step 1 and too small at step 2, its weights and
     the probe's steps untouched: the block's mean is right, each of the two steps is not."""
@@ -124,6 +125,7 @@ def test_a_loss_off_at_one_step_of_the_trajectory_only_is_found_both_ways(tmp_pa
     assert abs(blocks["scratch_loss"][0] - blocks["keras_loss"][0]) <= 1e-11  # the block's mean: within
 
 
+@pytest.mark.slow
 def test_a_loss_off_at_one_step_of_the_probe_only_is_a_step_mismatch_both_ways(monkeypatch, tmp_path):
     """The same +-1e-10 at steps 1 and 2, in the steps taken from Keras's state only: the block check's
     mean is right, its loss at step 1 is not."""
@@ -150,6 +152,7 @@ def test_a_loss_off_at_one_step_of_the_probe_only_is_a_step_mismatch_both_ways(m
         assert (report["first_step_mismatch"]["step"], report["first_step_mismatch"]["tensor"]) == (1, "loss")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bug,tensor", [("longer step", "dense_3/bias"), ("dense_1 nudged", "dense_1/bias")])
 def test_a_bug_at_the_one_step_last_block_after_a_drift_began_is_found_both_ways(monkeypatch, tmp_path, bug, tensor):
     """ReLU at lr 3.0 drifts from step 80 (docs/checking.md); a bug at step 144 alone, the epoch's last, a block
@@ -195,6 +198,7 @@ def test_finite_differences_are_central():
         assert norm_relative_error(ours, theirs) < 1e-8
 
 
+@pytest.mark.slow
 def test_a_step_whose_velocities_alone_are_wrong_is_a_mismatch_there(tmp_path):
     """The step check holds the velocities to Keras's too: step 0's weights agree, its velocities do not."""
     import shutil

@@ -10,6 +10,8 @@ import pytest
 
 from helpers import ROOT, compare_in_process, your_momentum
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 CHECKS = ["blocks", "every-step"]
 
 COUNTER = """

@@ -13,6 +13,8 @@ import pytest
 from helpers import CHILD_ENV, ROOT
 from helpers import check_refused
 
+pytestmark = pytest.mark.slow  # every test here runs the harness or a CLI (python -m pytest -m "not slow" leaves them out)
+
 
 def example(name, attribute="Network"):
     """NAME from examples/<name>.py, imported from its path as a user's file would be."""
