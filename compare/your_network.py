@@ -247,7 +247,10 @@ def check_l2(layout, config):
     method = getattr(layout.calls.network, layout.update_method)
     given = layout.LEADING + 2 + 2 * bool(config.momentum)  # its batch, learning rate, lmbda, n (momentum, nesterov)
     try:
-        inspect.signature(method).bind(*range(given))
+        signature = inspect.signature(method)
+        signature.bind(*range(given))
+        if {"momentum", "mu", "nesterov"} & set(list(signature.parameters)[layout.LEADING:layout.LEADING + 2]):
+            raise TypeError("momentum where lambda and n go")
     except TypeError:
         raise ValueError(f"--l2: your {layout.update_method} takes no lambda: the harness passes it and the training "
                          f"set size n after the learning rate, as the book's chapter 3 does (update_mini_batch("

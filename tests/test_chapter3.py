@@ -221,3 +221,13 @@ def test_l2_with_an_update_that_takes_no_lambda_is_refused(tmp_path, capsys):
     assert code == 2 and report is None and len(err) == 1
     assert err[0].startswith("error: --l2: your train_step takes no lambda")
     assert not (tmp_path / "runs").exists()
+
+
+def test_l2_with_an_update_whose_next_arguments_are_momentum_is_refused(tmp_path, capsys):
+    """train_step(x, y, learning_rate, momentum=0, nesterov=False) would take lambda and n as momentum and
+    nesterov: refused, not run."""
+    spec = your_file(tmp_path, "momentum_form", "from network_rows import Network as Rows\n\nclass Network(Rows):\n"
+                                                "    def train_step(self, x, y, learning_rate, momentum=0.0, nesterov=False):\n"
+                                                "        super().train_step(x, y, learning_rate)\n")
+    code, report, err = check(tmp_path, capsys, spec + ":Network", "--l2", "5")
+    assert code == 2 and report is None and err[0].startswith("error: --l2: your train_step takes no lambda")
