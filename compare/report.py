@@ -3,6 +3,7 @@ the gradient table, a row per epoch, the verdict, the JSON file and a PNG of bot
 with their difference on a log axis."""
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, is_dataclass
 
@@ -234,17 +235,28 @@ def drift_words(report):
                     "together longer.")
 
 
+def divergence_words(report, blowup):
+    """Where training diverged, and what to do: a smaller --lr, unless your network alone went
+    non-finite while Keras's loss at that step stayed finite (then your code made the NaN or inf)."""
+    yours = blowup["side"] == "scratch" and report.get("implementation")
+    where = f"at step {blowup['step']} (epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there"
+    keras_losses = report["steps"]["keras_loss"]
+    keras_loss = keras_losses[blowup["step"]] if blowup["step"] < len(keras_losses) else None
+    if yours and keras_loss is not None and math.isfinite(keras_loss):
+        return (f"training diverged: your network's loss became non-finite {where}, while Keras's at that step was "
+                f"{keras_loss:.6g}: your code made the NaN or inf (a log of 0, a division by 0, an overflow in its "
+                "own arithmetic), not the learning rate")
+    side = "your network's" if yours else f"the {blowup['side']}"
+    return f"training diverged: {side} loss became non-finite {where}, try a smaller --lr"
+
+
 def mismatch_parts(report, step_tolerance):
     """Each reason for a mismatch: divergence, the first step that disagrees, the gradients."""
     step, where, blowup = report.get("first_step_mismatch"), report["first_divergence"], report.get("non_finite")
     bad = [r["name"] for r in report["gradients"]["layers"] if not (r["keras_ok"] and r["fd_ok"])]
     parts = []
     if blowup:
-        side = "your network's" if blowup["side"] == "scratch" and report.get("implementation") else \
-            f"the {blowup['side']}"
-        parts.append(f"training diverged: {side} loss became non-finite at step {blowup['step']} "
-                     f"(epoch {blowup['epoch']}), {blowup['tensor']} first; training stopped there, "
-                     "try a smaller --lr")
+        parts.append(divergence_words(report, blowup))
     whose = "your network's" if report.get("implementation") else "the scratch"
     if step and step["tensor"] == "val_loss":
         parts.append(f"after step {step['step']} (epoch {step['epoch']}), at Keras's own weights, {whose} cost of the "

@@ -47,7 +47,7 @@ def distribute_spec(text):
     strategy, _, count = text.partition(":")
     if strategy not in BACKEND_OF:
         raise argparse.ArgumentTypeError(f"unknown strategy {text!r}: use mirrored:N, multiworker:N or dataparallel:N")
-    if not count.lstrip("-").isdigit():
+    if not (count.lstrip("-").isdigit() and count.isascii()):  # isdigit alone takes "２" (a full-width 2)
         raise argparse.ArgumentTypeError(f"{text!r}: give the number of replicas after a colon, e.g. {strategy}:2")
     if int(count) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: the number of replicas must be at least 1")

@@ -1,4 +1,5 @@
 """Run folders under the TensorBoard log directory: one per run, never reused."""
+import errno
 import os
 import shlex
 import time
@@ -11,14 +12,12 @@ def new_run_dir(logdir, name=None, prefix="run"):
     without a name, `prefix-YYYYmmdd-HHMMSS` with a counter appended if that exists too."""
     if name is not None and (not name or os.sep in name or name in (".", "..")):
         raise ValueError(f"run name {name!r} must be a plain folder name, like digits-1")
-    if os.path.exists(logdir) and not os.path.isdir(logdir):
-        raise ValueError(f"--logdir {logdir} is a file, not a folder: pass a folder for the runs")
+    make_logdir(logdir)
     base = name or f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     candidate, counter = base, 1
     while counter <= MAX_SAME_SECOND:
         path = os.path.join(logdir, candidate)
         try:
-            os.makedirs(logdir, exist_ok=True)
             os.mkdir(path)
             return path
         except FileExistsError:
@@ -27,8 +26,24 @@ def new_run_dir(logdir, name=None, prefix="run"):
             counter += 1
             candidate = f"{base}-{counter}"
         except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise ValueError(f"run name {candidate[:40]}... ({len(candidate)} characters) is too long for the file "
+                                 "system: choose a shorter --name") from None
             raise ValueError(f"cannot create run folder {path}: {e.strerror}; pass a --logdir you can write to") from None
     raise ValueError(f"{MAX_SAME_SECOND} runs named {base} already exist: pass --name")
+
+
+def make_logdir(logdir):
+    """The runs folder `logdir`, created if need be; ValueError saying what is in the way."""
+    if os.path.islink(logdir) and not os.path.exists(logdir):  # its target is missing, or it loops
+        raise ValueError(f"--logdir {logdir} is a symbolic link to {os.readlink(logdir)}, which does not exist (or "
+                         "leads back to itself): pass a folder for the runs")
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ValueError(f"--logdir {logdir} is a file, not a folder: pass a folder for the runs")
+    try:
+        os.makedirs(logdir, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create run folder {logdir}: {e.strerror}; pass a --logdir you can write to") from None
 
 
 def view_command_line(logdir, run_dir):

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import datasets
 from .activations import step
+from .command_line import ArgumentParser
 from .config import Config
 from .training import fit
 
@@ -89,7 +90,9 @@ def show_xor():
           f"{np.round(outputs, 3).tolist()}: {score(outputs > 0.5, data.y_train)}/4 correct")
 
 
-def main():
+def main(argv=None):
+    """`python -m scratch.perceptron`: takes no flags but --help."""
+    ArgumentParser(prog="python -m scratch.perceptron", description=__doc__.split("\n\n")[0]).parse_args(argv)
     show_decision_maker()
     print()
     show_xor()

@@ -227,6 +227,7 @@ def test_mirrored_takes_the_first_n_gpus_when_there_are_enough(monkeypatch):
     ("compare", ["--distribute", "mirrored:0"], "at least 1"),
     ("compare", ["--distribute", f"mirrored:{MAX_REPLICAS + 1}"], f"at most {MAX_REPLICAS} replicas"),
     ("compare", ["--distribute", "mirrored"], "give the number of replicas"),
+    ("compare", ["--distribute", "mirrored:\uff12"], "give the number of replicas"),  # a full-width 2
     ("compare", ["--distribute", "multiworker:2", "--backend", "jax"], "multiworker runs on tensorflow, not on jax"),
     ("compare", ["--distribute", "dataparallel:2"], "dataparallel runs on jax, not on tensorflow"),
     ("compare", ["--distribute", "mirrored:2", "--batch-size", "9"], "must split evenly over 2 replicas"),

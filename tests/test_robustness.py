@@ -195,6 +195,19 @@ def test_bad_logdir_is_refused_and_earlier_runs_kept(run, bad_files, cli, flags,
                   if "--name" in flags else ())
 
 
+@pytest.mark.parametrize("target,flags,message", [
+    ("nowhere", [], "is a symbolic link to"),
+    ("loop", ["--name", "x"], "leads back to itself"),
+    (None, ["--name", "a" * 300], "is too long for the file system: choose a shorter --name"),
+])
+def test_a_logdir_link_that_leads_nowhere_or_a_name_too_long_is_said_as_it_is(run, tmp_path, target, flags, message):
+    """Not "1000 runs named ... already exist", nor "pass a --logdir you can write to"."""
+    logdir = tmp_path / "runs"
+    if target:
+        logdir.symlink_to(tmp_path / "runs" if target == "loop" else tmp_path / target)
+    check_refused(run, ("compare", "run"), ["--logdir", str(logdir), *flags], message, tmp_path / "untouched")
+
+
 @pytest.mark.parametrize("flags,message", [
     (["view", "nope", "--logdir", "{d}"], "no run folder"),
     (["view", "--logdir", "{d}/empty"], "no run folder"),

@@ -16,6 +16,12 @@ def test_scratch_trains_and_reports(run):
     assert f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}" in result.stdout
 
 
+def test_perceptron_demo_takes_no_flags(run):
+    result = run("scratch.perceptron", "--epochs", "3")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "error: unrecognized arguments: --epochs 3 (see python -m scratch.perceptron --help)\n"
+
+
 def test_perceptron_demo(run):
     result = run("scratch.perceptron")
     assert result.returncode == 0, result.stderr

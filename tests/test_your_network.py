@@ -175,6 +175,7 @@ def test_nan_from_your_network_takes_the_divergence_path(run, your_files, tmp_pa
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["non_finite"]["side"] == "scratch" and report["non_finite"]["step"] == 3
     assert report["steps"]["scratch_loss"][3] is None  # NaN, written as null
+    assert "your code made the NaN or inf" in result.stdout and "smaller --lr" not in result.stdout  # Keras's stayed finite
 
 
 def test_the_minimal_example_in_the_docs_matches(tmp_path):
