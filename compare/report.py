@@ -312,7 +312,7 @@ def plot(report, path):
     fig, (curves, gaps) = plt.subplots(1, 2, figsize=(11, 4))
     for side, style in (("scratch", "-"), ("keras", "--")):
         for key, color in (("loss", "C0"), ("val_loss", "C1")):
-            values = [e[side].get(key, np.nan) for e in report["epochs"]]
+            values = [drawable(e[side].get(key)) for e in report["epochs"]]
             curves.plot(epochs, values, style, color=color, marker="." if len(epochs) < 10 else None,
                         label=f"{side} {key}")
     loss = report["config"]["loss"]
@@ -327,6 +327,14 @@ def plot(report, path):
     plt.close(fig)
 
 
+DRAWABLE = 1e100  # beyond it a run has diverged; matplotlib's log axis overflows computing ticks for 1e264
+
+
+def drawable(value):
+    """A value to draw: NaN (not drawn) for a missing one, NaN, or one beyond +-DRAWABLE (inf too)."""
+    return value if value is not None and abs(value) <= DRAWABLE else np.nan
+
+
 def plot_differences(axes, report, epochs):
     """|d loss|, max |d w| and the per-step check's worst error per epoch on a log axis, the weight
     tolerance, exact zeros as marks on the bottom edge (a log axis has no 0), and the epoch where
@@ -337,7 +345,8 @@ def plot_differences(axes, report, epochs):
                   [e["max_update_error"] for e in report["epochs"]]}
     bottom_edge = axes.get_xaxis_transform()  # x in epochs, y as a fraction of the axes' height
     for (label, values), color in zip(series.items(), ("C0", "C1", "C2")):
-        axes.semilogy(epochs, [v if v > 0 else np.nan for v in values], ".-", color=color, label=label)
+        drawn = [drawable(v) if v is not None and v > 0 else np.nan for v in values]  # a log axis: above 0
+        axes.semilogy(epochs, drawn, ".-", color=color, label=label)
         zeros = [x for x, v in zip(epochs, values) if v == 0]
         if zeros:
             axes.plot(zeros, [0.03] * len(zeros), "v", color=color, transform=bottom_edge,

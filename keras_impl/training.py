@@ -47,6 +47,12 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         # float64 values convert without that overflow error (TensorBoard stores them as float32).
         super().on_epoch_end(epoch + 1, {k: np.float64(v) for k, v in (logs or {}).items()})
 
+    def on_test_end(self, logs=None):
+        # The stock callback logs the validation losses here too (evaluation_loss_vs_iterations), as
+        # Python floats, which summary.scalar refuses beyond float32's range: float64 values are stored
+        # (as inf) instead, and a diverging run takes the divergence path.
+        super().on_test_end({k: np.float64(v) for k, v in (logs or {}).items()})
+
     def _collect_learning_rate(self, logs):
         # The stock callback adds the learning rate as a Python float, which summary.scalar refuses
         # beyond float32's range (--lr 1e39 in a float64 run); a float64 is stored (as inf) instead.

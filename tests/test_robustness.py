@@ -221,6 +221,20 @@ def test_compare_view_and_paths_refused(run, bad_files, flags, message):
     check_refused(run, ("compare",), flags, message, bad_files)
 
 
+@pytest.mark.parametrize("check", ["blocks", "every-step"])
+def test_a_loss_beyond_float32s_range_takes_the_divergence_path(tmp_path, capsys, check):
+    """Epoch losses of 1e138 and 1e277 before the loss is inf: Keras's TensorBoard callback logs the
+    validation loss at each evaluation's end, which summary.scalar refused as a float32 (then: exit 2,
+    "Can't convert Python sequence...", a run folder without report); the plot's axes overflowed."""
+    code, out, err = compare_in_process(["--activation", "relu", "--output-activation", "linear", "--loss", "mse", "--lr",
+                                         "20", "--epochs", "3", "--check", check, "--logdir", str(tmp_path),
+                                         "--name", "far"], capsys)
+    assert code == 1 and err == [], err
+    report = json.loads((tmp_path / "far" / "report.json").read_text())
+    assert report["non_finite"] is not None and report["epochs"][1]["keras"]["loss"] > 1e200
+    assert "training diverged" in out and (tmp_path / "far" / "comparison.png").stat().st_size > 10_000
+
+
 def test_a_diverging_run_stops_and_says_where(run, tmp_path):
     from scratch.training import Diverged, fit
     from helpers import read_scalars
