@@ -18,6 +18,16 @@ SERIES = ("scratch_loss", "keras_loss", "weight_gap", "update_error")
 BLOCK_SERIES = ("last_step", "scratch_loss", "keras_loss", "weight_gap", "update_error")
 
 
+class Growing(list):
+    """A list that grows, with None, to take an index or a slice past its end."""
+
+    def __setitem__(self, index, value):
+        end = index.stop if isinstance(index, slice) else index + 1
+        if end is not None and end > len(self):
+            self.extend([None] * (end - len(self)))
+        super().__setitem__(index, value)
+
+
 class Findings:
     """State, all of it:
       tol, names           the run's Tolerances, and its tensor names [W^1, b^1, ...]
@@ -31,9 +41,9 @@ class Findings:
       steps_run            how many steps were run
     """
 
-    def __init__(self, tolerances, names, total_steps, block_steps=None):
+    def __init__(self, tolerances, names, block_steps=None):
         self.tol, self.names = tolerances, names
-        self.steps = {key: [None] * total_steps for key in SERIES}
+        self.steps = {key: Growing() for key in SERIES}  # nothing held for steps not yet run
         self.blocks = block_steps and {key: [] for key in BLOCK_SERIES}
         self.check = {"mode": "blocks" if block_steps else "every-step", "block_steps": block_steps or 1,
                       "replayed": [], "not_exact": None}
@@ -51,7 +61,7 @@ class Findings:
 
     def series(self):
         """The report's `steps`: each series over the steps run."""
-        return {key: values[:self.steps_run] for key, values in self.steps.items()}
+        return {key: (values + [None] * self.steps_run)[:self.steps_run] for key, values in self.steps.items()}
 
     def epoch(self, entry):
         """An epoch ended: its EpochEntry."""

@@ -186,7 +186,7 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
     moment training ends (or is interrupted), signals wait until `after_training` closes."""
     config, data = twins.config, twins.data
     findings = Findings(TOLERANCES[config.dtype], twins.judged.parameter_names(),
-                        config.epochs * twins.plan.steps_per_epoch, BLOCK_STEPS if twins.check == "blocks" else None)
+                        BLOCK_STEPS if twins.check == "blocks" else None)
 
     def on_epoch(entry, scratch_logs, keras_logs):
         with stopwatch.part("TensorBoard"), deferred():  # the report and the event files hold the same epochs

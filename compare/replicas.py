@@ -52,7 +52,7 @@ def explain(judged, findings, uneven):
     if at is None or states is None:
         return None
     explanation = {**at, "keras_computed": KERAS_RULE, "error_of_keras_rule": None,
-                   "error_of_batch_mean": findings.steps["update_error"][mismatch.step]}
+                   "error_of_batch_mean": findings.series()["update_error"][mismatch.step]}
     if judged.applies_gradients:  # a network's own update cannot be split by replica
         def keras_step(probe, x, y, labels):
             replica_mean_step(probe, x, y, at["replica_sizes"])

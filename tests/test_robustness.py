@@ -235,6 +235,30 @@ def test_a_loss_beyond_float32s_range_takes_the_divergence_path(tmp_path, capsys
     assert "training diverged" in out and (tmp_path / "far" / "comparison.png").stat().st_size > 10_000
 
 
+def test_a_huge_epoch_count_allocates_nothing_up_front(tmp_path):
+    """--epochs 1000000000 under a 6 GB address-space limit (so that a regression fails here rather than
+    take the machine down): per-step series grow as steps run, so epoch 1 comes, and Ctrl-C then stops
+    it with a partial report. Before, 4 lists of 1e9 entries were allocated first (23.6 GB)."""
+    import resource
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    process = subprocess.Popen([sys.executable, "-m", "compare", "--dataset", "xor", "--epochs", "1000000000",
+                                "--check", "every-step", "--logdir", str(tmp_path), "--name", "long"], cwd=ROOT,
+                               env={**CHILD_ENV, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=capped)
+    try:
+        wait_for_line(process, "1", timeout=120)  # the first epoch's row
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    report = json.loads((tmp_path / "long" / "report.json").read_text())
+    assert report["interrupted"] and report["config"]["epochs"] == 1000000000
+
+
 def test_a_diverging_run_stops_and_says_where(run, tmp_path):
     from scratch.training import Diverged, fit
     from helpers import read_scalars
