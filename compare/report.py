@@ -367,6 +367,9 @@ def check_writable(path):
     is really created (and removed again, if it was not there before)."""
     if not path:
         raise ValueError("--json needs a file name, like --json report.json")
+    if os.path.exists(path) and not os.path.isfile(path):  # a pipe would hang here, a device fail at the end
+        raise ValueError(f"--json {path} is not a regular file (a folder, a device or a pipe): give a file name, like "
+                         "--json report.json")
     existed = os.path.exists(path)
     try:
         with open(path, "a"):

@@ -1,6 +1,7 @@
 """Bad input, divergence, interruption, reproducibility, randomized agreement, numerical stability."""
 import io
 import json
+import os
 import zipfile
 import signal
 import subprocess
@@ -37,6 +38,7 @@ def make_files(folder):
     np.savez(folder / "labels.npz", x_train=rng.integers(0, 255, (10, 28, 28)), y_train=np.arange(10) + 5,
              x_test=rng.integers(0, 255, (5, 28, 28)), y_test=np.arange(5))
     (folder / "a_file").write_text("not a folder")
+    os.mkfifo(folder / "fifo")
     make_round_two_files(folder, rng)
 
 
@@ -215,6 +217,8 @@ def test_a_logdir_link_that_leads_nowhere_or_a_name_too_long_is_said_as_it_is(ru
     (["run", "--json", "{d}/no/such/folder/r.json"], "cannot write the report"),
     (["run", "--json", ""], "--json needs a file name"),
     (["gradcheck", "--json", "{d}/" + "x" * 300], "File name too long"),
+    (["run", "--json", "/dev/full"], "is not a regular file"),  # a traceback at the end, before
+    (["run", "--json", "{d}/fifo"], "is not a regular file"),  # hung at start-up, before: a pipe with no reader
     (["run", "--activation", "step"], "step activation has no Keras twin"),
 ])
 def test_compare_view_and_paths_refused(run, bad_files, flags, message):
