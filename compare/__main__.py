@@ -4,7 +4,7 @@ they agree. With no subcommand it runs `run` with the primer's recipe.
 Verdicts: match (the twins agree at every step), drift (their trajectories part, but every step
 taken from the same state agrees: training amplified rounding), mismatch (a step disagrees).
 Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says where), 2 bad input,
-130 interrupted by Ctrl-C, 143 by SIGTERM (the partial report is written).
+130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (the partial report is written).
 """
 import argparse
 import os

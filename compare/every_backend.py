@@ -43,7 +43,7 @@ def run_one(argv):
     try:
         code = child.wait()
     except KeyboardInterrupt as e:
-        child.send_signal(15 if signal_name(e) == "SIGTERM" else 2)
+        child.send_signal(2 if signal_name(e) == "SIGINT" else 15)  # SIGHUP too: the child ends as SIGTERM ends it
         try:
             child.wait(timeout=CHILD_GRACE_SECONDS)
         except subprocess.TimeoutExpired:

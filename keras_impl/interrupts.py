@@ -1,6 +1,7 @@
-"""SIGTERM handled like Ctrl-C: what `timeout`, `docker stop`, CI runners and job schedulers send
-gets the same clean-up as a KeyboardInterrupt (files flushed, children stopped, a partial report),
-and the exit code a shell expects for each signal (128 + its number).
+"""SIGTERM and SIGHUP handled like Ctrl-C: what `timeout`, `docker stop`, CI runners and job schedulers
+send, and what a closed terminal sends, get the same clean-up as a KeyboardInterrupt (files flushed,
+children stopped, a partial report), and the exit code a shell expects for each signal (128 + its
+number).
 
 Before training starts a CLI can instead have a signal end it at once (`exit_at_once_on_signal`):
 a KeyboardInterrupt raised inside TensorFlow's import can be swallowed there, and the run would go
@@ -17,19 +18,26 @@ EXIT_NOW = os._exit  # bound now: while a user's network runs, compare/your_call
 
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+EXIT_SIGHUP = 128 + signal.SIGHUP  # 129
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Terminated(KeyboardInterrupt):
     """Raised by SIGTERM; a KeyboardInterrupt, so every Ctrl-C clean-up path handles it too."""
 
 
+class HungUp(Terminated):
+    """Raised by SIGHUP (the terminal closed): handled as SIGTERM, exit code 129."""
+
+
 def raise_terminated(signum, frame):
-    raise Terminated()
+    raise HungUp() if signum == signal.SIGHUP else Terminated()
 
 
 def sigterm_interrupts():
-    """From now on SIGTERM raises Terminated in the main thread."""
+    """From now on SIGTERM raises Terminated, and SIGHUP HungUp, in the main thread."""
     signal.signal(signal.SIGTERM, raise_terminated)
+    signal.signal(signal.SIGHUP, raise_terminated)
 
 
 _exit_at_once = False
@@ -47,8 +55,8 @@ class StartUp:
 
 
 def exit_at_once_on_signal(clean_up):
-    """From now until signals_interrupt(): SIGINT and SIGTERM call clean_up(name) ('SIGINT' or
-    'SIGTERM') and end the process at once with exit code 130 or 143."""
+    """From now until signals_interrupt(): SIGINT, SIGTERM and SIGHUP call clean_up(name) ('SIGINT',
+    'SIGTERM', 'SIGHUP') and end the process at once with exit code 130, 143 or 129."""
     global _exit_at_once
 
     def handler(signum, frame):
@@ -59,8 +67,8 @@ def exit_at_once_on_signal(clean_up):
         EXIT_NOW(exit_code(name))
 
     _exit_at_once = True
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    for signum in HANDLED:
+        signal.signal(signum, handler)
 
 
 def signals_interrupt():
@@ -83,23 +91,24 @@ class WorkerLost(KeyboardInterrupt):
 
 
 def signal_name(interruption):
-    """'SIGTERM' or 'SIGINT': which signal raised this KeyboardInterrupt; for WorkerLost, which worker."""
+    """'SIGHUP', 'SIGTERM' or 'SIGINT': which signal raised this KeyboardInterrupt; for WorkerLost, which worker."""
     if isinstance(interruption, WorkerLost):
         return interruption.what
+    if isinstance(interruption, HungUp):
+        return "SIGHUP"
     return "SIGTERM" if isinstance(interruption, Terminated) else "SIGINT"
 
 
 def exit_code(name):
-    """130 for 'SIGINT' (Ctrl-C), 143 for 'SIGTERM', 1 for a lost worker."""
-    return {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM}.get(name, 1)
+    """130 for 'SIGINT' (Ctrl-C), 143 for 'SIGTERM', 129 for 'SIGHUP', 1 for a lost worker."""
+    return {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM, "SIGHUP": EXIT_SIGHUP}.get(name, 1)
 
 
 @contextmanager
 def deferred():
-    """SIGINT and SIGTERM held back while the block runs (writing a report, logging an epoch), and
+    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch), and
     delivered when it ends: what the block writes is never left half done."""
-    signals = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(HANDLED))
     try:
         yield
     finally:

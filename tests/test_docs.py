@@ -19,7 +19,7 @@ RUN_ELSEWHERE = {  # command, as written -> the test (file::name) that runs it, 
     "pip install -r requirements.txt && python -m compare":
         "test_compare.py::test_default_comparison_matches_and_tensorboard_agrees_with_the_report",
     "python -m pytest -q": ".ci/run",
-    "python -m compare view": "test_tensorboard_view.py::test_view_stops_cleanly_on_ctrl_c_and_sigterm",
+    "python -m compare view": "test_tensorboard_view.py::test_view_stops_cleanly_on_ctrl_c_sigterm_and_sighup",
     "python -m compare view --screenshot docs/tensorboard.png": "test_tensorboard_view.py::test_view_screenshot_cli",
     "python -m compare --backend jax": "test_backends.py::test_the_default_run_matches_at_every_epoch",
     "python -m compare run --backend all": "test_backends.py::test_every_backend_in_one_table",

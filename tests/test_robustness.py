@@ -311,7 +311,8 @@ MOMENTS = {  # how the test knows compare has reached each moment
 }
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])  # SIGHUP: the terminal closed
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_a_signal_at_any_moment_ends_cleanly(tmp_path, signum, code, moment):
     from helpers import read_scalars

@@ -79,8 +79,8 @@ def test_view_screenshot_cli(comparison, tmp_path, run):
     assert "http://127.0.0.1:" in result.stdout and (tmp_path / "x.png").stat().st_size > 20_000
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
-def test_view_stops_cleanly_on_ctrl_c_and_sigterm(comparison, signum, code):
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 0), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_view_stops_cleanly_on_ctrl_c_sigterm_and_sighup(comparison, signum, code):
     runs_dir, _ = comparison
     env = {**os.environ, "PYTHONPATH": ROOT}
     process = subprocess.Popen([sys.executable, "-m", "compare", "view", "--logdir", str(runs_dir)], cwd=ROOT,
