@@ -230,11 +230,24 @@ def click(driver, by, selector):
             pass
 
 
+def holds_events(path):
+    """Whether an event file can hold an event: its first record's length (TFRecord: 8 bytes of length,
+    4 of its checksum, the data, 4 more) fits in the file. An empty or overwritten file does not."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(8)
+        size = os.path.getsize(path)
+    except OSError:
+        return False
+    return len(header) == 8 and 0 < int.from_bytes(header, "little") <= size - 16
+
+
 def comparison_runs(folder):
-    """The twins' training runs under `folder`, as TensorBoard names them (relative paths)."""
+    """The twins' training runs under `folder` with an event file that holds events, as TensorBoard
+    names them (relative paths)."""
     found = []
     for root, _, files in os.walk(folder):
-        if any(f.startswith("events.out.tfevents") for f in files):
+        if any(f.startswith("events.out.tfevents") and holds_events(os.path.join(root, f)) for f in files):
             rel = os.path.relpath(root, folder)
             if rel.endswith(("scratch/train", "keras/train")):
                 found.append(rel)
@@ -312,7 +325,8 @@ def view(folder, port=None, screenshot_path=None, print_=print):
         raise ValueError(f"no run folder {folder}: run `python -m compare` first, or pass an existing run")
     runs = comparison_runs(folder)
     if not runs:
-        raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event files)")
+        raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event file with events in "
+                         "it: empty or corrupt ones are left out)")
     if screenshot_path:
         check_screenshot_path(screenshot_path)
     if port is not None:

@@ -97,19 +97,30 @@ def test_view_stops_cleanly_on_ctrl_c_sigterm_and_sighup(comparison, signum, cod
     assert_no_process_mentions(f"--logdir\0{runs_dir}", "TensorBoard")
 
 
-def test_view_takes_the_latest_comparison_run(tmp_path):
-    """Not a later `python -m keras_impl` run (Keras's logs alone), nor a folder without event files."""
-    from compare.view import latest_run
+ONE_RECORD = (8).to_bytes(8, "little") + bytes(4) + b"an event" + bytes(4)  # TFRecord: length, crc, data, crc
 
-    for run, sides in (("compared", ("scratch", "keras")), ("keras_alone", ("keras",)), ("empty", ())):
+
+def test_view_takes_the_latest_comparison_run(tmp_path):
+    """Not a later `python -m keras_impl` run (Keras's logs alone), nor a folder without event files, nor
+    one whose event files are empty or corrupt (TensorBoard would list none of them: a 90 s wait)."""
+    from compare.view import latest_run, view
+
+    for run, sides, content in (("compared", ("scratch", "keras"), ONE_RECORD), ("keras_alone", ("keras",), ONE_RECORD),
+                                ("empty", ("scratch", "keras"), b""), ("corrupt", ("scratch",), b"garbage" * 9),
+                                ("no_events", (), b"")):
         for side in sides:
             (tmp_path / run / side / "train").mkdir(parents=True)
-            (tmp_path / run / side / "train" / "events.out.tfevents.1.host").write_bytes(b"")
+            (tmp_path / run / side / "train" / "events.out.tfevents.1.host").write_bytes(content)
         (tmp_path / run).mkdir(exist_ok=True)
         time.sleep(0.01)  # the later folders are newer
     assert latest_run(str(tmp_path)) == str(tmp_path / "compared")
     with pytest.raises(ValueError, match="viewed by its name"):
         latest_run(str(tmp_path / "keras_alone"))
+    for run in ("empty", "corrupt"):
+        started = time.monotonic()
+        with pytest.raises(ValueError, match="empty or corrupt ones are left out"):
+            view(str(tmp_path / run))
+        assert time.monotonic() - started < 5  # said at once, no TensorBoard started
 
 
 def test_view_refuses_a_missing_run(run, tmp_path):
