@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from keras_impl.backends import BACKENDS, installed
-from keras_impl.interrupts import exit_code, signal_name, signals_interrupt
+from keras_impl.interrupts import deferred, exit_code, signal_name, signals_interrupt
 from keras_impl.runs import view_command_line
 from scratch.command_line import config_argv
 
@@ -43,14 +43,22 @@ def run_one(argv):
     try:
         code = child.wait()
     except KeyboardInterrupt as e:
-        child.send_signal(2 if signal_name(e) == "SIGINT" else 15)  # SIGHUP too: the child ends as SIGTERM ends it
-        try:
-            child.wait(timeout=CHILD_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child, signal_name(e))
         raise
     return code, time.perf_counter() - start
+
+
+def stop(child, name):
+    """Stop the running backend as this process was stopped (SIGINT, else SIGTERM: SIGHUP too) and wait
+    for its partial report; a second signal while waiting, or CHILD_GRACE_SECONDS, kills it instead.
+    Either way it is gone before this returns: no child outlives its parent."""
+    child.send_signal(2 if name == "SIGINT" else 15)
+    try:
+        child.wait(timeout=CHILD_GRACE_SECONDS)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        with deferred():  # a third signal waits until the child is gone
+            child.kill()
+            child.wait()
 
 
 def row_of(run_dir, backend, code, seconds):

@@ -2,8 +2,10 @@
 by its own autodiff and with TensorFlow unimportable; `--backend all`'s table; TensorBoard logs
 read back; signals; bad input."""
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -171,3 +173,30 @@ def test_sigterm_during_a_backends_run_stops_it_and_leaves_the_table(tmp_path):
     still_running = lambda: str(tmp_path) in subprocess.run(["ps", "-eo", "args"], capture_output=True,  # noqa: E731
                                                             text=True).stdout
     wait_for(lambda: not still_running(), 10, "the backend's process ending")
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_a_backends_run_leaves_no_child_and_a_true_table(tmp_path):
+    """Two Ctrl-C 0.3 s apart: the parent kills the backend's process instead of waiting for it (before,
+    it exited at once and the child went on to write the report its summary said was interrupted)."""
+    from helpers import wait_for_line
+
+    argv = [sys.executable, "-m", "compare", "run", "--backend", "all", "--epochs", "200", "--logdir", str(tmp_path),
+            "--name", "s"]
+    parent = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**CHILD_ENV, "PYTHONPATH": ROOT})
+    try:
+        wait_for_line(parent, "2")
+        parent.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        parent.send_signal(signal.SIGINT)
+        parent.communicate(timeout=120)
+    finally:
+        parent.kill()
+    assert parent.returncode == 130
+    running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(tmp_path) not in running, "the backend's process outlived compare"
+    rows = json.loads((tmp_path / "s" / "backends.json").read_text())["rows"]
+    time.sleep(2)  # a child still running would write its report now
+    written = (tmp_path / "s" / "report_tensorflow.json").exists()
+    assert rows[0]["status"] == ("ran" if written else "interrupted"), rows  # the table says what the folder holds
