@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from scratch.network import Network
+from scratch.regularization import NONE as NO_L2
 
 from .state import State
 from .tolerances import max_relative_error, norm_relative_error
@@ -106,12 +107,6 @@ def sgd_step(state, g, settings):
     return State([w + s for w, s in zip(state.weights, step)], v)
 
 
-def l2_terms(right, l2):
-    """What the L2 term `l2` adds to each gradient at `right`'s weights: (lambda / n) W, 0 for biases."""
-    return [l2.gradient(p) if i % 2 == 0 and l2 else np.zeros_like(p)
-            for i, p in enumerate(right.parameter_copies())]
-
-
 def gradient_causes(ours, truth, right, loss, x, y, tolerance, names, batch_size=None, l2=None):
     """Findings that reproduce the gradients `ours` exactly from the right ones, `truth`, or from the
     reference network `right`'s forward pass: the L2 term counted twice, a constant factor, then a wrong
@@ -120,7 +115,7 @@ def gradient_causes(ours, truth, right, loss, x, y, tolerance, names, batch_size
     if not all(np.isfinite(g).all() for g in ours):
         return [Finding("unknown", f"{UNKNOWN}: your gradients hold NaN or inf",
                         {"tensors": [n for n, g in zip(names, ours) if not np.isfinite(g).all()]})]
-    terms = l2_terms(right, l2)
+    terms = (l2 or NO_L2).gradients(right.parameter_copies())
     ours, truth = ([g - t for g, t in zip(gradients, terms)] for gradients in (ours, truth))
     if l2:
         error = worst_error([g - t for g, t in zip(ours, terms)], truth)
@@ -251,7 +246,7 @@ def of_step(judged, loss, states, step, settings, tolerances, names, batch_size)
     probe = judged.probe()
     probe.restore(replace(before, rest=own))
     right = reference(judged, before.weights)
-    truth = [g + t for g, t in zip(keras_order(*right.backprop(x, y, loss)), l2_terms(right, judged.l2))]
+    truth = [g + t for g, t in zip(keras_order(*right.backprop(x, y, loss)), judged.l2.gradients(before.weights))]
     ours = probe.gradients(x, y)
     if worst_error(ours, truth) > tolerances.gradient_rel:
         return (gradient_causes(ours, truth, right, loss, x, y, tolerances.gradient_rel, names, batch_size,

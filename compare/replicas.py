@@ -9,8 +9,6 @@ disagrees is such a step, `explain` takes Keras's rule from Keras's own state be
 NumPy with the scratch network's per-replica gradients, and measures how close it lands to Keras's
 state after it.
 """
-import numpy as np
-
 from keras_impl.distribute import batch_sizes, replica_sizes
 
 from .step_check import StepCheck
@@ -33,15 +31,10 @@ def replica_mean_step(judged, x, y, sizes):
     (if any: every replica adds it, scaled by 1/N)."""
     parts, start = [], 0
     for size in sizes:
-        parts.append(judged.gradients(x[start:start + size], y[start:start + size]) if size else l2_gradients(judged))
+        parts.append(judged.gradients(x[start:start + size], y[start:start + size]) if size
+                     else judged.l2.gradients(judged.parameter_copies()))
         start += size
     judged.apply_gradients([sum(part) / len(sizes) for part in zip(*parts)])
-
-
-def l2_gradients(judged):
-    """The gradient of the judged network's L2 term alone: (lambda / n) W, 0 for biases."""
-    return [judged.l2.gradient(p) if i % 2 == 0 and judged.l2 else np.zeros_like(p)
-            for i, p in enumerate(judged.parameter_copies())]
 
 
 def explain(judged, findings, uneven):

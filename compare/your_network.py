@@ -135,8 +135,7 @@ class YourNetwork:
         """Your gradients of C0, with the L2 term's (lambda / n) W added to each dC/dW."""
         gradients = self.checked(self.layout.gradients(x, y), self.layout.gradients_are)
         if self.l2:
-            gradients = [g + self.l2.gradient(p) if i % 2 == 0 else g
-                         for i, (g, p) in enumerate(zip(gradients, self.parameter_copies()))]
+            gradients = [g + t for g, t in zip(gradients, self.l2.gradients(self.parameter_copies()))]
         return gradients
 
     def penalty(self):

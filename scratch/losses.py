@@ -46,13 +46,16 @@ def mse_prime(z, a, y, activation):
     return (a - y) * (2 / a.size)
 
 
-def binary_crossentropy(z, a, y, activation):
-    """C = -mean[y log a + (1 - y) log(1 - a)].
+def sigmoid_cross_entropy_terms(z, y):
+    """-[y log a + (1 - y) log(1 - a)] for each output a = sigmoid(z), from z: max(z, 0) - z y +
+    log(1 + exp(-|z|)), finite for any z."""
+    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
 
-    For a = sigmoid(z) this is mean[max(z, 0) - z y + log(1 + exp(-|z|))], finite for any z.
-    """
+
+def binary_crossentropy(z, a, y, activation):
+    """C = -mean[y log a + (1 - y) log(1 - a)], the mean over the n k outputs; for a = sigmoid(z), from z."""
     if activation.name == "sigmoid":
-        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean()
+        return sigmoid_cross_entropy_terms(z, y).mean()
     p = np.clip(a, EPSILON, 1 - EPSILON)
     return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
 
@@ -75,11 +78,11 @@ def binary_crossentropy_delta(z, a, y, activation):
 def cross_entropy(z, a, y, activation):
     """C = -1/n sum_x sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)].
 
-    For a = sigmoid(z) each term is max(z, 0) - z y + ln(1 + e^-|z|), finite for any z. From the
-    outputs alone (a network of yours, which shows no z) a term whose factor y or 1 - y is 0 counts 0.
+    For a = sigmoid(z), from z (sigmoid_cross_entropy_terms). From the outputs alone (a network of
+    yours, which shows no z) a term whose factor y or 1 - y is 0 counts 0.
     """
     if activation.name == "sigmoid":
-        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum() / len(z)
+        return sigmoid_cross_entropy_terms(z, y).sum() / len(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(y != 0, y * np.log(a), 0) + np.where(y != 1, (1 - y) * np.log1p(-a), 0)
     return -terms.sum() / len(a)
@@ -214,8 +217,7 @@ ALIASES = {"bce": "binary_crossentropy", "cce": "categorical_crossentropy", "scc
 LOSSES.update({alias: LOSSES[name] for alias, name in ALIASES.items()})
 
 
-INSTEAD = {"softmax": "categorical_crossentropy (the log-likelihood cost of a softmax output)",
-           "linear": "quadratic or mse", "relu": "quadratic or mse", "tanh": "quadratic or mse"}
+INSTEAD = {"softmax": "categorical_crossentropy (the log-likelihood cost of a softmax output)"}  # else: quadratic or mse
 
 
 def check_output(loss, output_activation):

@@ -12,6 +12,7 @@ and with momentum the velocity takes the whole gradient g + (lambda / n) w, as K
 
 `apply` takes the gradients g from backprop; the learning rate eta lives here alone.
 """
+import itertools
 import math
 
 import numpy as np
@@ -43,7 +44,7 @@ class SGD:
         `decays`, one rate lambda / n per array (0 for biases; L2.decays), g = dC0/dw and the step
         decays w too."""
         eta, mu = self.learning_rate, self.momentum
-        decays = decays or [0.0] * len(parameters)
+        decays = decays or itertools.repeat(0.0)
         if mu == 0:
             for w, g, decay in zip(parameters, gradients, decays):
                 if decay:

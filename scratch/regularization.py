@@ -50,9 +50,15 @@ class L2:
         """(lambda / n) w: what the L2 term adds to dC0/dw, for one weight array."""
         return self.rate * w
 
+    def gradients(self, parameters):
+        """What the term adds to each gradient of [W^1, b^1, W^2, b^2, ...] (Keras's order): (lambda / n) W
+        for a weight array, 0 for a bias."""
+        return [self.gradient(p) if i % 2 == 0 else np.zeros_like(p) for i, p in enumerate(parameters)]
+
     def decays(self, num_layers):
-        """The decay rate of each array of [W^1..W^L, b^1..b^L] (weights, then biases): lambda / n, then 0."""
-        return [self.rate] * num_layers + [0.0] * num_layers
+        """The decay rate of each array of [W^1..W^L, b^1..b^L] (weights, then biases): lambda / n, then 0;
+        None without a term (SGD then takes its plain step)."""
+        return [self.rate] * num_layers + [0.0] * num_layers if self else None
 
 
 NONE = L2()
