@@ -3,8 +3,9 @@ they agree. With no subcommand it runs `run` with the primer's recipe.
 
 Verdicts: match (the twins agree at every step), drift (their trajectories part, but every step
 taken from the same state agrees: training amplified rounding), mismatch (a step disagrees).
-Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says where), 2 bad input,
-130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (the partial report is written).
+Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says where) or the report
+could not be written, 2 bad input, 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (the
+partial report is written).
 """
 import argparse
 import os
@@ -22,6 +23,7 @@ from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_
 
 from . import your_network
 from .judged import our_network
+from .report import NotWritten
 from .stopwatch import Stopwatch
 
 SUBCOMMANDS = ("run", "gradcheck", "view")
@@ -111,10 +113,16 @@ def main(argv=None):
         sys.exit(run_every_backend(args, config, run_dir))
     try:
         result = compare(args, config, data, network, run_dir, stopwatch)
-    except KeyboardInterrupt as e:  # after the report was written (a signal held back while writing it)
+    except KeyboardInterrupt as e:
         if isinstance(e, WorkerLost):  # before training: no report
             print(f"error: {e.what}; the run stopped", file=sys.stderr)
+        else:  # held back from the end of training until the report was written
+            print(f"Interrupted ({signal_name(e)}) after training ended: the report in {run_dir} is whole.",
+                  file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
+    except NotWritten as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     except your_network.YourCodeFailed as e:
         if start_up.run_dir:
             shutil.rmtree(start_up.run_dir, ignore_errors=True)  # a run that could not run leaves nothing
@@ -202,13 +210,16 @@ def compare(args, config, data, network, run_dir, stopwatch):
             part_of_all = args.part_of is not None
             files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
             result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
-                                    distribution=distribution, check=args.check)
+                                    distribution=distribution, check=args.check, hold=stack)
             print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
             if not part_of_all:  # --backend all says it once, at the end
                 print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
-    if args.json:
-        reporting.write_json(result, args.json)
-    return result
+        if args.json:
+            try:
+                reporting.write_json(result, args.json)
+            except OSError as e:
+                raise reporting.NotWritten(f"--json {args.json}", os.path.dirname(args.json) or ".", e) from None
+        return result  # a signal held back since training ended is delivered here
 
 
 def view_command(args):

@@ -108,12 +108,24 @@ def run_every_backend(args, config, run_dir):
             break
         rows.append(row_of(run_dir, backend, code, seconds))
         first = False
-    summary = {"rows": rows, "pairwise": pairwise_weight_gaps(run_dir, BACKENDS), "interrupted_by": interrupted_by}
-    for path in [os.path.join(run_dir, "backends.json")] + ([args.json] if args.json else []):
-        reporting.write_json(summary, path)
-    print("\n" + reporting.backends_table(rows, summary["pairwise"]))
-    print(f"Reports: {run_dir}/report_<backend>.json; see the curves: {view_command_line(args.logdir, run_dir)}")
+    with deferred(deliver_after=interrupted_by is None):  # the summary is written whole
+        summary = {"rows": rows, "pairwise": pairwise_weight_gaps(run_dir, BACKENDS), "interrupted_by": interrupted_by}
+        written = write_summary(summary, [os.path.join(run_dir, "backends.json")] + ([args.json] if args.json else []))
+        print("\n" + reporting.backends_table(rows, summary["pairwise"]))
+        print(f"Reports: {run_dir}/report_<backend>.json; see the curves: {view_command_line(args.logdir, run_dir)}")
     if interrupted_by:
         return exit_code(interrupted_by)
     ran = [row for row in rows if row["status"] != "not installed"]
-    return 0 if ran and all(row.get("verdict") in ("match", "drift") for row in ran) else 1
+    return 0 if written and ran and all(row.get("verdict") in ("match", "drift") for row in ran) else 1
+
+
+def write_summary(summary, paths):
+    """The summary into each of `paths`; whether all were written (on a full disk the table is all there is)."""
+    written = True
+    for path in paths:
+        try:
+            reporting.write_json(summary, path)
+        except OSError as e:
+            print(f"error: could not write {path}: {e.strerror or e}", file=sys.stderr)
+            written = False
+    return written

@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_impl import device
 from keras_impl.interrupts import deferred, signal_name, signals_interrupt
+from keras_impl.runs import written_whole
 from keras_impl.training import fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss, runs_steps_together
 from scratch.batches import BatchPlan
@@ -130,18 +131,20 @@ def run_gradient_check(config, network=None, data=None, print_=print):
 
 
 def run_comparison(config, run_dir, network=None, data=None, print_=print, stopwatch=None, files=None,
-                   distribution=None, check=None):
+                   distribution=None, check=None, hold=None):
     """Train both twins in lockstep for config.epochs; returns the report (docs/design.md). `network`:
     the network judged (compare/judged.py; default: the scratch network); `files`: what it writes
     where (RunFiles; default: a run folder of its own); `distribution`: a started
     keras_impl.distribute.Distribution that trains the Keras twin, or None; `check`: "blocks"
-    (compare/blocks.py) or "every-step" (compare/lockstep.py), by default as default_check says."""
+    (compare/blocks.py) or "every-step" (compare/lockstep.py), by default as default_check says;
+    `hold`: an ExitStack that, once training ends, holds signals back until it closes (by default
+    they wait until the report is written and the verdict printed)."""
     with distribution.scope() if distribution else nullcontext():
         return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
-                             distribution, check)
+                             distribution, check, hold)
 
 
-def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution, check):
+def compare_twins(config, run_dir, network, data, print_, stopwatch, files, distribution, check, hold):
     """run_comparison's work, inside the strategy's scope when distributed."""
     with stopwatch.part("start-up"):
         twins = build_twins(config, network, data, distribution, check)
@@ -157,18 +160,43 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
         logs.log_gradients(rows)
     with ExitStack() as after_training:
         keras_board = tensorboard_callback(os.path.join(run_dir, files.keras), histogram_freq=1)
-        findings, interrupted_by = train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training)
+        findings, interrupted_by, lost = train_in_lockstep(twins, logs, keras_board, stopwatch, print_,
+                                                           after_training if hold is None else hold)
         report = reporting.comparison_report(twins, rows, findings, run_dir)
         report["diagnosis"] = diagnosis.as_dicts(why or twins.diagnose_step(findings))
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
-        with stopwatch.part("report"):
-            reporting.plot(report, os.path.join(run_dir, files.plot))
-            np.savez(os.path.join(run_dir, files.keras_weights), *twins.model.get_weights())
-        report["seconds"] = stopwatch.as_dict()
-        reporting.write_json(report, os.path.join(run_dir, files.report))
-    print_(reporting.verdict_line(report))
+        failed = write_results(report, run_dir, files, twins.model, stopwatch)
+        print_(reporting.verdict_line(report))
+    if failed:
+        raise reporting.NotWritten(f"{failed[0]} into {run_dir}", run_dir, failed[1])
+    if lost and not interrupted_by:  # training ran to its end, its last logs did not
+        raise reporting.NotWritten(f"the TensorBoard logs into {run_dir}", run_dir, lost)
     print_(stopwatch.summary())
     return report
+
+
+def write_results(report, run_dir, files, model, stopwatch):
+    """The plot, Keras's final weights and the report into run_dir, each written whole or not at all;
+    returns (the names of those that could not be written, the first OSError: a full disk, the folder
+    deleted during the run), or None."""
+    failed = []
+
+    def attempt(name, write):
+        try:
+            write(os.path.join(run_dir, name))
+        except OSError as e:
+            failed.append((name, e))
+
+    def save_weights(path):
+        with written_whole(path) as temporary:
+            np.savez(temporary, *model.get_weights())
+
+    with stopwatch.part("report"):
+        attempt(files.plot, lambda path: reporting.plot(report, path))
+        attempt(files.keras_weights, save_weights)
+    report["seconds"] = stopwatch.as_dict()
+    attempt(files.report, lambda path: reporting.write_json(report, path))
+    return failed and (", ".join(name for name, _ in failed), failed[0][1])
 
 
 def lockstep_callback(twins, findings, stopwatch, on_epoch):
@@ -182,8 +210,10 @@ def lockstep_callback(twins, findings, stopwatch, on_epoch):
 
 
 def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training):
-    """Keras's fit with the lockstep callback; returns (its Findings, signal name or None). From the
-    moment training ends (or is interrupted), signals wait until `after_training` closes."""
+    """Keras's fit with the lockstep callback; returns (its Findings, why training stopped early: a
+    signal's name, a lost worker, logs that could not be written, or None; the OSError that kept the
+    logs from being written whole, or None). From the moment training ends (or is interrupted),
+    signals wait until `after_training` closes."""
     config, data = twins.config, twins.data
     findings = Findings(TOLERANCES[config.dtype], twins.judged.parameter_names(),
                         BLOCK_STEPS if twins.check == "blocks" else None)
@@ -196,7 +226,7 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
         header = reporting.epoch_header(twins.judged.whose, twins.check) + "\n" if entry.epoch == 1 else ""
         print_(header + reporting.epoch_row(entry))
 
-    callback, interrupted_by = lockstep_callback(twins, findings, stopwatch, on_epoch), None
+    callback, interrupted_by, lost = lockstep_callback(twins, findings, stopwatch, on_epoch), None, None
     signals_interrupt()  # from here a signal stops training and the partial report is written
     try:
         with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"), \
@@ -206,9 +236,15 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
     except KeyboardInterrupt as e:
         interrupted_by = signal_name(e)
         print_(f"Interrupted ({interrupted_by}): writing the partial report.")
+    except OSError as e:  # a full disk, the run folder deleted: what is not logged is not run
+        lost, interrupted_by = e, f"the TensorBoard logs could not be written ({e.strerror or e})"
+        print_(f"Stopped: {interrupted_by}; writing the partial report.")
     finally:
-        after_training.enter_context(deferred())  # from here on the report is written whole
+        after_training.enter_context(deferred(deliver_after=interrupted_by is None))  # the report is written whole
         with stopwatch.part("TensorBoard"):
-            logs.log_steps(findings.series(), findings.blocks)
-            logs.close()
-    return findings, interrupted_by
+            try:
+                logs.log_steps(findings.series(), findings.blocks)
+                logs.close()
+            except OSError as e:
+                lost = lost or e
+    return findings, interrupted_by, lost

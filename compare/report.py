@@ -9,6 +9,8 @@ from dataclasses import asdict, is_dataclass
 
 import numpy as np
 
+from keras_impl.runs import written_whole
+
 from .records import drift_of, verdict
 from .tolerances import TOLERANCES
 
@@ -165,14 +167,15 @@ def verdict_words(report):
     partial = f" (partial: interrupted after {done} epoch{'s' * (done != 1)})" if report.get("interrupted") else ""
     step_tolerance = report["tolerances"]["step_rel"]
     if report["verdict"] == "match":
-        largest = max((e["max_abs_weight_diff"] for e in report["epochs"]), default=0.0)
+        largest = f"max |d w| {max(e['max_abs_weight_diff'] for e in report['epochs']):.1e}" if report["epochs"] \
+            else f"no epoch ended; largest gap {worst(report['steps']['weight_gap']):.1e} relative"
         if report["check"]["mode"] == "blocks":
             k = report["check"]["block_steps"]
             return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, weights "
-                    f"after every block of up to {k} steps (max |d w| {largest:.1e}), losses at every step and "
+                    f"after every block of up to {k} steps ({largest}), losses at every step and "
                     f"epoch; {same_state_words(report)}.")
         return (f"verdict{partial}: match. The twins agree within tolerance: gradients at step 0, "
-                f"weights at every step (max |d w| {largest:.1e}), losses at every step and epoch; "
+                f"weights at every step ({largest}), losses at every step and epoch; "
                 f"{same_state_words(report)}.")
     if report["verdict"] == "drift":
         return f"verdict{partial}: drift. " + drift_words(report)
@@ -292,8 +295,18 @@ def json_safe(value):
     return value
 
 
+class NotWritten(Exception):
+    """Results that could not be written (a full disk, a folder deleted during the run); the verdict
+    was printed all the same. `what`: what was being written, `folder`: where, `error`: the OSError."""
+
+    def __init__(self, what, folder, error):
+        why = f"{folder} was deleted during the run" if not os.path.isdir(folder) else error.strerror or str(error)
+        super().__init__(f"could not write {what}: {why}; the verdict above stands")
+
+
 def write_json(report, path):
-    with open(path, "w") as f:
+    """The report as JSON at `path`, written whole or not at all (keras_impl/runs.written_whole)."""
+    with written_whole(path) as temporary, open(temporary, "w") as f:
         json.dump(json_safe(report), f, indent=1)
 
 
@@ -323,8 +336,11 @@ def plot(report, path):
     for axes in (curves, gaps):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        with written_whole(path) as temporary:
+            fig.savefig(temporary, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 DRAWABLE = 1e100  # beyond it a run has diverged; matplotlib's log axis overflows computing ticks for 1e264
@@ -370,6 +386,10 @@ def check_writable(path):
     if os.path.exists(path) and not os.path.isfile(path):  # a pipe would hang here, a device fail at the end
         raise ValueError(f"--json {path} is not a regular file (a folder, a device or a pipe): give a file name, like "
                          "--json report.json")
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):  # written beside, then renamed
+        raise ValueError(f"cannot write the report to {path}: its folder is not writable; choose a path in a folder "
+                         "you can write to")
     existed = os.path.exists(path)
     try:
         with open(path, "a"):

@@ -54,6 +54,10 @@ def main(argv=None):
     except KeyboardInterrupt as e:  # fit_with_plan has closed (flushed) the TensorBoard files
         print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
+    except OSError as e:  # a full disk, the run folder deleted during the run
+        print(f"error: could not write the TensorBoard logs into {run_dir}: {e.strerror or e}; training stopped",
+              file=sys.stderr)
+        sys.exit(1)
     print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 
 EXIT_NOW = os._exit  # bound now: while a user's network runs, compare/your_calls.py stands in for os._exit
@@ -104,12 +105,42 @@ def exit_code(name):
     return {"SIGINT": EXIT_SIGINT, "SIGTERM": EXIT_SIGTERM, "SIGHUP": EXIT_SIGHUP}.get(name, 1)
 
 
+_noted = []  # the signals that arrived while held back, in order
+_held = {}  # while held back: each signal's own handler, to deliver it with
+
+
+def note(signum, frame):
+    _noted.append(signum)
+
+
 @contextmanager
-def deferred():
-    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch), and
-    delivered when it ends: what the block writes is never left half done."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(HANDLED))
+def deferred(deliver_after=True):
+    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch), the
+    first of them delivered when it ends, by its own handler (or, with deliver_after False, dropped: the
+    process is already stopping for a signal): what the block writes is never left half done. The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler in
+    the main thread, so masking a thread holds nothing back: the handler itself is swapped for one that
+    only notes the signal. Blocks nest (the outermost delivers); outside the main thread, where no handler
+    can be set, the block runs as it is. A block that raises delivers nothing: its exception goes on."""
+    if _held or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _held.update({signum: signal.signal(signum, note) for signum in HANDLED})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        handlers = dict(_held)
+        _held.clear()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        first = _noted[0] if _noted else None
+        _noted.clear()
+    if first is not None and deliver_after:
+        deliver(first, handlers[first])
+
+
+def deliver(signum, handler):
+    """What `signum` would have done had it not been held back."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)  # its default action: the process ends

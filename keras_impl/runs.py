@@ -3,6 +3,7 @@ import errno
 import os
 import shlex
 import time
+from contextlib import contextmanager
 
 MAX_SAME_SECOND = 1000  # timestamped names tried before giving up (a bound, not a limit users meet)
 
@@ -50,3 +51,18 @@ def view_command_line(logdir, run_dir):
     """`python -m compare view NAME [--logdir DIR]`: the command that shows the run in `run_dir`."""
     where = "" if os.path.normpath(logdir) == "runs" else f" --logdir {shlex.quote(logdir)}"
     return f"python -m compare view {shlex.quote(os.path.basename(os.path.normpath(run_dir)))}{where}"
+
+
+@contextmanager
+def written_whole(path):
+    """A temporary name beside `path` to write to (same extension, which numpy and matplotlib read),
+    renamed to `path` once the block is done: `path` then holds either what it held before or the whole
+    new file, never a part of it (a full disk, a crash, a kill -9)."""
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.partial{os.path.splitext(name)[1]}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

@@ -7,12 +7,14 @@ TensorBoard: on TensorFlow, Keras's own callback (PlanTensorBoard); on JAX and P
 run where TensorFlow is not installed, EventFileTensorBoard writes the same folders and tags with
 the `tensorboard` package alone.
 """
+import errno
 import os
 
 import keras
 import numpy as np
 
 from .event_files import EventFile
+from .interrupts import deferred
 
 
 class PlanProgbar(keras.callbacks.ProgbarLogger):
@@ -27,14 +29,35 @@ class PlanProgbar(keras.callbacks.ProgbarLogger):
         self.epochs = self.total_epochs
 
 
+def write_failed_as_os_error(method):
+    """A write that TensorFlow's summary writer could not make (a full disk, a folder deleted during
+    the run) raised as the OSError our own event files raise, with TensorFlow's reason as its strerror."""
+
+    def writing(self, *args, **kwargs):
+        import tensorflow as tf
+
+        try:
+            return method(self, *args, **kwargs)
+        except tf.errors.OpError as e:
+            first_line = (e.message or str(e)).splitlines()[0]
+            raise OSError(errno.EIO, first_line.rsplit("; ", 1)[-1]) from None
+
+    return writing
+
+
 class PlanTensorBoard(keras.callbacks.TensorBoard):
     """keras.callbacks.TensorBoard keeping one writer (one event file) per folder across the
     per-epoch fit calls (the stock callback opens new ones in every call), logging epoch e (from 0)
     at step e + 1."""
 
-    def set_model(self, model):
+    @write_failed_as_os_error
+    def set_model(self, model):  # writes the model's graph
         if getattr(self, "_model", None) is not model:  # later fit calls: keep the open writers
             super().set_model(model)
+
+    @write_failed_as_os_error
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
 
     def on_train_batch_end(self, batch, logs=None):
         # With update_freq="epoch" nothing is written per batch, yet the stock callback still turns
@@ -42,11 +65,13 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         # range (a diverging float64 run). It gets no logs.
         super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
 
+    @write_failed_as_os_error
     def on_epoch_end(self, epoch, logs=None):
         # Logged at step epoch + 1, so TensorBoard's x axis counts epochs 1, 2, ... as the CLIs print.
         # float64 values convert without that overflow error (TensorBoard stores them as float32).
         super().on_epoch_end(epoch + 1, {k: np.float64(v) for k, v in (logs or {}).items()})
 
+    @write_failed_as_os_error
     def on_test_end(self, logs=None):
         # The stock callback logs the validation losses here too (evaluation_loss_vs_iterations), as
         # Python floats, which summary.scalar refuses beyond float32's range: float64 values are stored
@@ -61,6 +86,7 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
     def on_train_end(self, logs=None):
         pass  # the stock callback closes its writers here; `close` does it once, at the end
 
+    @write_failed_as_os_error
     def close(self):
         super().on_train_end()
 
@@ -119,7 +145,8 @@ def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(),
             if model.stop_training:  # a callback stopped this epoch early: stop the plan too
                 break
     finally:
-        for callback in callbacks:
-            if isinstance(callback, (PlanTensorBoard, EventFileTensorBoard)):
-                callback.close()
+        with deferred():  # the event files are closed whole
+            for callback in callbacks:
+                if isinstance(callback, (PlanTensorBoard, EventFileTensorBoard)):
+                    callback.close()
     return history

@@ -538,3 +538,63 @@ def test_a_learning_rate_beyond_float32_in_a_float64_run_is_logged(tmp_path):
                             print_=lambda *a: None)
     assert (tmp_path / "big" / "report.json").exists() and len(report["epochs"]) == 1
     assert read_scalars(tmp_path / "big" / "keras" / "train", "epoch_learning_rate") == [float("inf")]
+
+
+def run_on_a_small_disk(tmp_path, kilobytes, *flags):
+    """`python -m compare` with every file it writes limited to `kilobytes` (RLIMIT_FSIZE: a write
+    past it fails with EFBIG, as one on a full disk fails with ENOSPC); (exit code, stdout, stderr)."""
+    import resource
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kilobytes << 10, kilobytes << 10))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+
+    result = subprocess.run([sys.executable, "-m", "compare", *flags, "--logdir", str(tmp_path), "--name", "small"],
+                            cwd=ROOT, env={**CHILD_ENV, "PYTHONPATH": ROOT}, capture_output=True, text=True,
+                            preexec_fn=small_disk, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def assert_whole_files_only(run_dir):
+    """Whatever the run folder holds is whole: a report that parses, weights that load, no half-written file."""
+    if (run_dir / "report.json").exists():
+        json.loads((run_dir / "report.json").read_text())
+    if (run_dir / "keras_weights.npz").exists():
+        with np.load(run_dir / "keras_weights.npz") as weights:
+            assert len(weights.files) == 4
+    assert not list(run_dir.rglob("*partial*"))
+
+
+@pytest.mark.parametrize("kilobytes,stopped", [(40, False), (3, True)])
+def test_a_full_disk_gives_the_verdict_and_one_line(tmp_path, kilobytes, stopped):
+    """Writes that fail (item 5 of #32), before: a chained OSError traceback and no verdict. At 40 KB
+    the plot (the largest file) fails, and the report is written all the same; at 3 KB Keras's event
+    file fails as training starts, which stops it: the verdict is of what ran."""
+    code, out, err = run_on_a_small_disk(tmp_path, kilobytes, "--epochs", "2")
+    assert code == 1 and len(err.splitlines()) == 1, err[-3000:]
+    assert err.startswith("error: could not write comparison.png") and "; the verdict above stands" in err, err
+    assert "\nverdict" in out and "Traceback" not in err
+    assert ("Stopped: the TensorBoard logs could not be written (File too large)" in out) is stopped, out
+    assert_whole_files_only(tmp_path / "small")
+    if not stopped:
+        assert json.loads((tmp_path / "small" / "report.json").read_text())["verdict"] == "match"
+
+
+def test_a_run_folder_deleted_during_the_run_gives_the_verdict_and_one_line(tmp_path, capsys, monkeypatch):
+    """The folder deleted by hand while training: before, a FileNotFoundError traceback and no verdict."""
+    import shutil
+
+    from compare.tensorboard_logs import ComparisonLogs
+
+    log_epoch = ComparisonLogs.log_epoch
+
+    def deleting(self, *args, **kwargs):
+        shutil.rmtree(tmp_path / "gone")
+        log_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(ComparisonLogs, "log_epoch", deleting)
+    code, out, err = compare_in_process(["--epochs", "1", "--logdir", str(tmp_path), "--name", "gone"], capsys)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("error: could not write comparison.png, keras_weights.npz, report.json into ") and \
+        "was deleted during the run; the verdict above stands" in err[0], err
+    assert "\nverdict: match" in out and not (tmp_path / "gone").exists()
