@@ -114,8 +114,10 @@ def main(argv=None):
     try:
         result = compare(args, config, data, network, run_dir, stopwatch)
     except KeyboardInterrupt as e:
-        if isinstance(e, WorkerLost):  # before training: no report
-            print(f"error: {e.what}; the run stopped", file=sys.stderr)
+        if isinstance(e, WorkerLost):  # before training: no report, no run folder
+            if start_up.run_dir:
+                shutil.rmtree(start_up.run_dir, ignore_errors=True)
+            print(f"error: {e.what}; the run stopped before training: nothing was written", file=sys.stderr)
         else:  # held back from the end of training until the report was written
             print(f"Interrupted ({signal_name(e)}) after training ended: the report in {run_dir} is whole.",
                   file=sys.stderr)

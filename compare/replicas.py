@@ -16,13 +16,14 @@ from .step_check import StepCheck
 KERAS_RULE = "(1/N) sum_r grad C_r: the mean of the replicas' mean gradients, not the batch's mean gradient"
 
 
-def uneven_steps(plan, epochs, replicas):
-    """[{step, epoch, replica_sizes}] for every step of `epochs` epochs whose mini-batch does not split
-    evenly over `replicas`."""
+def uneven_steps(plan, steps, replicas):
+    """[{step, epoch, replica_sizes}] for every step among the first `steps` (those run) whose
+    mini-batch does not split evenly over `replicas`."""
     sizes = batch_sizes(plan.n, plan.batch_size)
     uneven = [(k, replica_sizes(m, replicas)) for k, m in enumerate(sizes) if m % replicas]
+    epochs = -(-steps // len(sizes))  # those the steps reach into
     return [{"step": epoch * len(sizes) + k, "epoch": epoch + 1, "replica_sizes": parts}
-            for epoch in range(epochs) for k, parts in uneven]
+            for epoch in range(epochs) for k, parts in uneven if epoch * len(sizes) + k < steps]
 
 
 def replica_mean_step(judged, x, y, sizes):

@@ -59,8 +59,7 @@ def distribute_report(twins, findings):
     if twins.distribution is None:
         return None
     spec = twins.distribution.spec
-    uneven = [u for u in replicas.uneven_steps(twins.plan, twins.config.epochs, spec.replicas)
-              if u["step"] < findings.steps_run]
+    uneven = replicas.uneven_steps(twins.plan, findings.steps_run, spec.replicas)
     return {**twins.distribution.as_dict(), "uneven_steps": uneven,
             "explanation": replicas.explain(twins.judged, findings, uneven)}
 

@@ -12,7 +12,7 @@ from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_
                                   bad_input_exits_2, config_from_args)
 
 from . import backends, check_activations, departures_of, distribute, native_logs
-from .interrupts import StartUp, exit_at_once_on_signal, exit_code, signal_name, signals_interrupt
+from .interrupts import StartUp, exit_at_once_on_signal, exit_code, in_start_up, signal_name, signals_interrupt
 from .runs import new_run_dir, view_command_line
 
 @bad_input_exits_2
@@ -52,7 +52,10 @@ def main(argv=None):
     try:
         train(config, data, network, run_dir, spec)
     except KeyboardInterrupt as e:  # fit_with_plan has closed (flushed) the TensorBoard files
-        print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
+        if in_start_up():  # a worker of multiworker:N lost before training
+            start_up.abandon(signal_name(e))
+        else:
+            print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
     except OSError as e:  # a full disk, the run folder deleted during the run
         print(f"error: could not write the TensorBoard logs into {run_dir}: {e.strerror or e}; training stopped",

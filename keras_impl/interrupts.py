@@ -41,7 +41,32 @@ def sigterm_interrupts():
     signal.signal(signal.SIGHUP, raise_terminated)
 
 
-_exit_at_once = False
+_exit_at_once, _clean_up = False, None
+_stop_at_once = []  # what a signal that ends the process at once must still stop: workers, temporary folders
+
+
+def stop_at_once(stop):
+    """Until forget(stop): a signal that ends the process at once (exit_at_once_on_signal) calls stop() first."""
+    _stop_at_once.append(stop)
+
+
+def forget(stop):
+    if stop in _stop_at_once:
+        _stop_at_once.remove(stop)
+
+
+def in_start_up():
+    """Whether training has yet to start (exit_at_once_on_signal called, signals_interrupt not yet)."""
+    return _exit_at_once
+
+
+def end_start_up(name):
+    """Before training, ending the process at once for `name` (a signal's, or a lost worker): what
+    stop_at_once holds is stopped, then exit_at_once_on_signal's clean_up(name) undoes the run's start."""
+    for stop in reversed(_stop_at_once):
+        stop()
+    if _exit_at_once:
+        _clean_up(name)
 
 
 class StartUp:
@@ -58,16 +83,16 @@ class StartUp:
 def exit_at_once_on_signal(clean_up):
     """From now until signals_interrupt(): SIGINT, SIGTERM and SIGHUP call clean_up(name) ('SIGINT',
     'SIGTERM', 'SIGHUP') and end the process at once with exit code 130, 143 or 129."""
-    global _exit_at_once
+    global _exit_at_once, _clean_up
 
     def handler(signum, frame):
         name = signal.Signals(signum).name
-        clean_up(name)
+        end_start_up(name)
         sys.stdout.flush()
         sys.stderr.flush()
         EXIT_NOW(exit_code(name))
 
-    _exit_at_once = True
+    _exit_at_once, _clean_up = True, clean_up
     for signum in HANDLED:
         signal.signal(signum, handler)
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .interrupts import WorkerLost
+from .interrupts import WorkerLost, deferred, end_start_up, forget, in_start_up, stop_at_once
 
 HEARTBEAT_SECONDS = 1.0
 WATCH_SECONDS = 0.2
@@ -67,18 +67,21 @@ class Workers:
         self.acknowledged, self.stopping = threading.Event(), threading.Event()
 
     def start(self, initial_weights):
-        """Start the workers and make this process worker 0 (TF_CONFIG); call before TensorFlow starts."""
-        self.folder = tempfile.mkdtemp(prefix="multiworker-")
-        weights = os.path.join(self.folder, "initial_weights.npz")
-        np.savez(weights, *initial_weights)
-        ports = free_ports(self.count)
-        os.environ["TF_CONFIG"] = tf_config(ports, 0)
-        for index in range(1, self.count):
-            with open(os.path.join(self.folder, f"worker_{index}.err"), "w") as err:
-                process = subprocess.Popen(self.worker_argv(index, ports, weights), stdout=subprocess.PIPE,
-                                           stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
-            self.processes[index], self.heard[index] = process, time.monotonic()
-            threading.Thread(target=self.listen, args=(index, process), daemon=True).start()
+        """Start the workers and make this process worker 0 (TF_CONFIG); call before TensorFlow starts.
+        A signal that ends the process at once before training stops them first (interrupts.stop_at_once)."""
+        stop_at_once(self.stop)
+        with deferred():  # a signal waits until every worker started is known, to be stopped
+            self.folder = tempfile.mkdtemp(prefix="multiworker-")
+            weights = os.path.join(self.folder, "initial_weights.npz")
+            np.savez(weights, *initial_weights)
+            ports = free_ports(self.count)
+            os.environ["TF_CONFIG"] = tf_config(ports, 0)
+            for index in range(1, self.count):
+                with open(os.path.join(self.folder, f"worker_{index}.err"), "w") as err:
+                    process = subprocess.Popen(self.worker_argv(index, ports, weights), stdout=subprocess.PIPE,
+                                               stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+                self.processes[index], self.heard[index] = process, time.monotonic()
+                threading.Thread(target=self.listen, args=(index, process), daemon=True).start()
         threading.Thread(target=self.watch, daemon=True).start()
 
     def pids(self):
@@ -115,8 +118,12 @@ class Workers:
 
             context.context().abort_collective_ops(UNAVAILABLE, self.lost)
         if not self.acknowledged.wait(ABORT_GRACE):
-            print(f"error: {self.lost}; the run did not stop within {ABORT_GRACE:.0f} s, ending it", file=sys.stderr,
-                  flush=True)
+            if in_start_up():  # TensorFlow was still loading: the workers stopped, the run folder removed
+                end_start_up(self.lost)
+            else:
+                print(f"error: {self.lost}; the run did not stop within {ABORT_GRACE:.0f} s, ending it",
+                      file=sys.stderr)
+            sys.stderr.flush()
             self.kill()
             os._exit(1)
 
@@ -144,7 +151,9 @@ class Workers:
         return f"a worker was lost: {str(error).strip().splitlines()[0][:200]}"
 
     def stop(self):
-        """Stop every worker still running (SIGTERM, then SIGKILL after STOP_WAIT s) and wait for each."""
+        """Stop every worker still running (SIGTERM, then SIGKILL after STOP_WAIT s), wait for each, and
+        remove the temporary folder."""
+        forget(self.stop)
         self.stopping.set()
         self.acknowledged.set()
         for process in self.processes.values():

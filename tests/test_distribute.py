@@ -208,6 +208,19 @@ def test_replica_sizes_are_how_tensorflow_splits_a_batch():
         assert replica_sizes(m, n) == sizes, (n, m)
 
 
+def test_uneven_steps_are_those_run_whatever_the_epoch_count():
+    """Item 4 of #32: the report listed the uneven steps of every epoch asked for, 1e9 of them with
+    --epochs 1000000000, before keeping those run. 14 examples in batches of 5: 5, 5, 4, of which
+    the two 5s split 3+2 over 2 replicas."""
+    from compare.replicas import uneven_steps
+
+    plan = BatchPlan(14, 5, 0)
+    assert uneven_steps(plan, 0, 2) == []
+    assert [u["step"] for u in uneven_steps(plan, 7, 2)] == [0, 1, 3, 4, 6]
+    assert uneven_steps(plan, 4, 2)[-1] == {"step": 3, "epoch": 2, "replica_sizes": [3, 2]}
+    assert uneven_steps(plan, 4, 2) == uneven_steps(plan, 7, 2)[:3]
+
+
 def test_mirrored_takes_the_first_n_gpus_when_there_are_enough(monkeypatch):
     """No GPU here: TensorFlow's device list is faked at the one call that reads it."""
     import tensorflow as tf
@@ -253,3 +266,60 @@ def test_dataparallel_on_jax_matches_scratch(run, tmp_path):
     report = report_of(tmp_path)
     assert_matches_at_every_epoch(report, 20)
     assert report["distribute"]["devices"] == ["cpu:0", "cpu:1"] and report["backend"] == "jax"
+
+
+def children_of(pid):
+    """The pids of process `pid`'s children (its workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def tensorflow_is_loading(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return "tensorflow" in f.read()
+    except OSError:
+        return False
+
+
+START_UP_MOMENTS = {  # how the test knows the chief has reached each moment of its start-up
+    "workers started": lambda chief: children_of(chief.pid),
+    "TensorFlow loading": lambda chief: tensorflow_is_loading(chief.pid),
+}
+
+
+@pytest.mark.parametrize("moment,signum", [("workers started", signal.SIGINT), ("TensorFlow loading", signal.SIGTERM),
+                                           ("TensorFlow loading", "SIGKILL to the worker")])
+def test_a_start_up_cut_short_leaves_no_folder_no_temporary_files_and_no_worker(tmp_path, moment, signum):
+    """Item 8 of #32: a signal 2-9 s into multiworker:2 left its temporary folder (initial weights,
+    worker_N.err) every time, and workers outlived the chief by 1-2 s; a worker killed during start-up
+    left an empty run folder."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    chief = subprocess.Popen(compare_run(tmp_path / "runs", "--distribute", "multiworker:2"), cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**CHILD_ENV, "PYTHONPATH": ROOT, "TMPDIR": str(temporary)})
+    try:
+        deadline = time.monotonic() + 60
+        while not START_UP_MOMENTS[moment](chief):
+            assert time.monotonic() < deadline and chief.poll() is None, f"the chief never reached {moment}"
+            time.sleep(0.01)
+        workers = children_of(chief.pid)
+        if signum == "SIGKILL to the worker":
+            os.kill(workers[0], signal.SIGKILL)
+        else:
+            chief.send_signal(signum)
+        _, err = chief.communicate(timeout=60)
+    finally:
+        chief.kill()
+    expected = 1 if signum == "SIGKILL to the worker" else 128 + signum
+    assert chief.returncode == expected and "Traceback" not in err, err[-2000:]
+    assert "before training" in err and "nothing was written" in err, err[-2000:]
+    deadline = time.monotonic() + 1
+    while any(alive(worker) for worker in workers):
+        assert time.monotonic() < deadline, "a worker outlived the chief by 1 s"
+        time.sleep(0.05)
+    assert not (tmp_path / "runs" / "d").exists() and list(temporary.iterdir()) == []
