@@ -140,12 +140,14 @@ def note(signum, frame):
 
 @contextmanager
 def deferred(deliver_after=True):
-    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch), the
-    first of them delivered when it ends, by its own handler (or, with deliver_after False, dropped: the
-    process is already stopping for a signal): what the block writes is never left half done. The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler in
-    the main thread, so masking a thread holds nothing back: the handler itself is swapped for one that
-    only notes the signal. Blocks nest (the outermost delivers); outside the main thread, where no handler
-    can be set, the block runs as it is. A block that raises delivers nothing: its exception goes on."""
+    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch),
+    the first of them delivered when it ends, by its own handler (or, with deliver_after False,
+    dropped: the process is already stopping for a signal): what the block writes is never left half
+    done. The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler
+    in the main thread, so masking a thread holds nothing back: the handler itself is swapped for one
+    that only notes the signal. Blocks nest (the outermost delivers); outside the main thread, where
+    no handler can be set, the block runs as it is. A block that raises delivers nothing: its
+    exception goes on."""
     if _held or threading.current_thread() is not threading.main_thread():
         yield
         return

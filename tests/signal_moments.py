@@ -1,7 +1,7 @@
 """Runs `python -m compare` in this one process again and again (TensorFlow is imported once), each
 time with a signal sent at one moment of the run: at the start of a function the run calls (its
 n-th call), from another thread, as when TensorFlow's threads take a signal. Used by
-tests/test_robustness.py: `python tests/signal_moments.py FOLDER` writes FOLDER/moments.json, one
+tests/test_interruptions.py: `python tests/signal_moments.py FOLDER` writes FOLDER/moments.json, one
 entry per moment with the run's exit code, stdout and stderr; each run's folder is FOLDER/runs/MOMENT.
 """
 import contextlib
@@ -36,7 +36,9 @@ MOMENTS = {
     "writing --json": [(json, "dump", 2, "SIGTERM")],
     "a second signal while the report is written": [(findings.Findings, "block", 3, "SIGINT"),
                                                      (report, "plot", 1, "SIGTERM")],
+    "comparing a step, every step": [(findings.Findings, "same_state", 20, "SIGTERM")],
 }
+MORE_FLAGS = {"comparing a step, every step": ["--check", "every-step"]}
 
 
 class OtherThread(threading.Thread):
@@ -74,14 +76,19 @@ def signal_at(owner, name, call, signal_name):
     return lambda: setattr(owner, name, original)
 
 
+def folder_name(moment):
+    return moment.replace(" ", "-").replace("'", "").replace(",", "")
+
+
 def run(moment, folder):
     """One run of compare with the moment's signals; (exit code, stdout, stderr)."""
     out, err, code = io.StringIO(), io.StringIO(), None
     undo = [signal_at(*where) for where in MOMENTS[moment]]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(FLAGS + ["--logdir", os.path.join(folder, "runs"), "--name", moment.replace(" ", "-").replace("'", ""),
-                          "--json", os.path.join(folder, moment.replace(" ", "-").replace("'", "") + ".json")])
+            main(FLAGS + MORE_FLAGS.get(moment, []) + ["--logdir", os.path.join(folder, "runs"), "--name",
+                                                        folder_name(moment), "--json",
+                                                        os.path.join(folder, folder_name(moment) + ".json")])
     except SystemExit as e:
         code = e.code
     finally:

@@ -10,7 +10,7 @@ import pytest
 from compare.report import verdict_line
 from helpers import CHILD_ENV, ROOT, read_scalars
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_interruptions")]  # one process runs compare 10 times
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_interruptions")]  # one process runs compare 11 times
 
 CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 MOMENTS = {  # moment: (the signal the run ends by, whether training was cut short, the epochs in its report)
@@ -24,6 +24,7 @@ MOMENTS = {  # moment: (the signal the run ends by, whether training was cut sho
     "writing report.json": ("SIGINT", False, 2),
     "writing --json": ("SIGTERM", False, 2),
     "a second signal while the report is written": ("SIGINT", True, 0),
+    "comparing a step, every step": ("SIGTERM", True, 0),
 }
 
 
@@ -54,6 +55,9 @@ def check_agrees_with_itself(report):
     over = [step for step, gap in enumerate(steps["weight_gap"]) if gap is not None and gap > tolerances["weight_rel"]]
     if over:  # a gap out of tolerance was recorded: the trajectories parted there or before
         assert report["first_divergence"] and report["first_divergence"]["step"] <= over[0], over
+    if report["check"]["mode"] == "every-step":
+        assert None not in steps["update_error"] and len(steps["update_error"]) == len(steps["weight_gap"])
+        return
     replayed = {step for first, last in report["check"]["replayed"] for step in range(first, last + 1)}
     measured = {step for step, error in enumerate(steps["update_error"]) if error is not None}
     assert measured == replayed, (sorted(measured), report["check"]["replayed"])
@@ -69,7 +73,7 @@ def test_a_signal_at_any_moment_leaves_a_whole_report_that_agrees_with_its_verdi
     run = runs[moment]
     assert run["code"] == CODES[name], run["stderr"][-3000:]
     assert "Traceback" not in run["stderr"], run["stderr"][-3000:]
-    run_dir = folder / "runs" / moment.replace(" ", "-").replace("'", "")
+    run_dir = folder / "runs" / moment.replace(" ", "-").replace("'", "").replace(",", "")
     report = json.loads((run_dir / "report.json").read_text())
     assert json.loads((folder / f"{run_dir.name}.json").read_text()) == report  # --json: the same report
     assert report["interrupted"] is cut_short and report["interrupted_by"] == (name if cut_short else None)
