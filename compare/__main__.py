@@ -7,6 +7,11 @@ Exit codes: 0 match or drift, 1 mismatch or training diverged (the report says w
 could not be written, 2 bad input, 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (the
 partial report is written).
 """
+if __name__ == "__main__":  # from the first moment: a signal while the modules below load ends it in one line
+    from keras_impl.interrupts import quit_while_importing
+
+    quit_while_importing()
+
 import argparse
 import os
 import shutil
@@ -15,9 +20,9 @@ import sys
 from contextlib import ExitStack, nullcontext
 
 from keras_impl import backends, check_activations, departures_of, distribute, native_logs
-from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, signal_name,
-                                   sigterm_interrupts)
-from keras_impl.runs import new_run_dir, view_command_line
+from keras_impl.interrupts import (StartUp, WorkerLost, exit_at_once_on_signal, exit_code, ignored_from_now,
+                                   signal_name, sigterm_interrupts)
+from keras_impl.runs import new_run_dir, private_temporary_folder, view_command_line
 from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_arguments, add_verbose_argument,
                                   bad_input_exits_2, config_from_args)
 
@@ -95,6 +100,7 @@ def main(argv=None):
         view_command(args)
     start_up = StartUp()
     exit_at_once_on_signal(start_up.abandon)  # until training starts (harness: signals_interrupt)
+    private_temporary_folder("compare-")
     try:
         config, data, network = checked_inputs(args)
     except your_network.YourCodeFailed as e:
@@ -110,7 +116,9 @@ def main(argv=None):
     if args.command == "run" and args.backend == "all":
         from .every_backend import run_every_backend
 
-        sys.exit(run_every_backend(args, config, run_dir))
+        code = run_every_backend(args, config, run_dir)
+        ignored_from_now()
+        sys.exit(code)
     try:
         result = compare(args, config, data, network, run_dir, stopwatch)
     except KeyboardInterrupt as e:
@@ -130,7 +138,9 @@ def main(argv=None):
             shutil.rmtree(start_up.run_dir, ignore_errors=True)  # a run that could not run leaves nothing
         print(e, file=sys.stderr)
         sys.exit(1)
-    sys.exit(exit_code_of(result, run_dir))
+    code = exit_code_of(result, run_dir)
+    ignored_from_now()
+    sys.exit(code)
 
 
 def run_folder(args, config, start_up):
@@ -192,8 +202,6 @@ def compare(args, config, data, network, run_dir, stopwatch):
     """Run the gradient check or the whole comparison; returns its report (also written to --json)."""
     from keras_impl.workers import start_workers
 
-    from . import report as reporting
-
     native_logs.quiet(args.verbose)
     with ExitStack() as stack:
         spec = getattr(args, "distribute", None)
@@ -203,25 +211,48 @@ def compare(args, config, data, network, run_dir, stopwatch):
             stack.enter_context(workers.guard())  # losing one before training raises WorkerLost
         print(f"Loading {backends.NAMES[args.backend]} (a few seconds)...", flush=True)
         with stopwatch.part(f"importing {backends.NAMES[args.backend]}"):
-            from .harness import RunFiles, run_comparison, run_gradient_check
+            from .harness import run_gradient_check
         if args.command == "gradcheck":
-            result = run_gradient_check(config, network, data)
+            result, failure = run_gradient_check(config, network, data), None
         else:
-            with stopwatch.part("starting the strategy") if spec else nullcontext():
-                distribution = distribute.start(spec, workers)
-            part_of_all = args.part_of is not None
-            files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
-            result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
-                                    distribution=distribution, check=args.check, hold=stack)
-            print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
-            if not part_of_all:  # --backend all says it once, at the end
-                print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
-        if args.json:
-            try:
-                reporting.write_json(result, args.json)
-            except OSError as e:
-                raise reporting.NotWritten(f"--json {args.json}", os.path.dirname(args.json) or ".", e) from None
-        return result  # a signal held back since training ended is delivered here
+            result, failure = run(args, config, data, network, run_dir, stopwatch, workers, stack)
+        write_json_too(args.json, result, failure)
+        return result  # a signal held back since training ended is delivered here, as `stack` closes
+
+
+def run(args, config, data, network, run_dir, stopwatch, workers, stack):
+    """`compare run` on one backend: (its report, the NotWritten that kept some of its files from the
+    run folder, or None). Signals are held back from the end of training until `stack` closes."""
+    from .harness import RunFiles, run_comparison
+
+    spec = getattr(args, "distribute", None)
+    with stopwatch.part("starting the strategy") if spec else nullcontext():
+        distribution = distribute.start(spec, workers)
+    part_of_all = args.part_of is not None
+    files = RunFiles.of_backend(args.backend, args.writes_scratch) if part_of_all else RunFiles()
+    try:
+        result = run_comparison(config, run_dir, network, data, stopwatch=stopwatch, files=files,
+                                distribution=distribution, check=args.check, hold=stack)
+    except NotWritten as e:
+        return e.report, e
+    print(f"Report: {run_dir}/{files.report}, plot: {run_dir}/{files.plot}")
+    if not part_of_all:  # --backend all says it once, at the end
+        print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
+    return result, None
+
+
+def write_json_too(path, result, failure):
+    """The report at --json `path` too (even when the run folder could not take it); then raises
+    `failure` (a NotWritten, or None), or the NotWritten of --json itself."""
+    from . import report as reporting
+
+    if path:
+        try:
+            reporting.write_json(result, path)
+        except OSError as e:
+            failure = failure or NotWritten(f"--json {path}", os.path.dirname(path) or ".", e)
+    if failure:
+        raise failure
 
 
 def view_command(args):

@@ -30,8 +30,6 @@ from collections import deque
 
 import keras
 
-from keras_impl.interrupts import deferred
-
 from .lockstep import RunningLoss
 from .replay import Block, Checkpoint, differences, load_keras
 from .tolerances import worst_of
@@ -72,8 +70,7 @@ class InBlocks(keras.callbacks.Callback):
         last = min(batch, steps - 1)  # Keras numbers an epoch's short last block as a whole one
         if last + 1 - self._first < self.block_steps and last < steps - 1:
             return  # inside a block, on a backend that runs one step per execution
-        with deferred():  # a signal waits for the block's records to be whole
-            self.end_block(last, float(logs["loss"]))
+        self.end_block(last, float(logs["loss"]))
 
     def on_epoch_end(self, epoch, logs=None):
         self.lockstep.end_epoch(epoch, logs, self._before, self._epoch_first_step, self._step - 1)

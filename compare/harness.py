@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_impl import device
-from keras_impl.interrupts import deferred, signal_name, signals_interrupt
+from keras_impl.interrupts import answered, deferred, signal_name, signals_interrupt
 from keras_impl.runs import written_whole
-from keras_impl.training import fit_with_plan, tensorboard_callback
+from keras_impl.training import SignalsStopTraining, fit_with_plan, tensorboard_callback
 from keras_impl.twin import build_twin, keras_loss, runs_steps_together
 from scratch.batches import BatchPlan
 from scratch.datasets import Dataset
@@ -165,20 +165,20 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
         report = reporting.comparison_report(twins, rows, findings, run_dir)
         report["diagnosis"] = diagnosis.as_dicts(why or twins.diagnose_step(findings))
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
-        failed = write_results(report, run_dir, files, twins.model, stopwatch)
+        unwritten = ([("the TensorBoard logs", lost)] if lost else []) + \
+            write_results(report, run_dir, files, twins.model, stopwatch)
         print_(reporting.verdict_line(report))
-    if failed:
-        raise reporting.NotWritten(f"{failed[0]} into {run_dir}", run_dir, failed[1])
-    if lost and not interrupted_by:  # training ran to its end, its last logs did not
-        raise reporting.NotWritten(f"the TensorBoard logs into {run_dir}", run_dir, lost)
+    if unwritten:
+        raise reporting.NotWritten(", ".join(name for name, _ in unwritten) + f" into {run_dir}", run_dir,
+                                   unwritten[0][1], report)
     print_(stopwatch.summary())
     return report
 
 
 def write_results(report, run_dir, files, model, stopwatch):
     """The plot, Keras's final weights and the report into run_dir, each written whole or not at all;
-    returns (the names of those that could not be written, the first OSError: a full disk, the folder
-    deleted during the run), or None."""
+    returns [(the name of one that could not be written, its OSError: a full disk, the folder deleted
+    during the run)]."""
     failed = []
 
     def attempt(name, write):
@@ -196,7 +196,7 @@ def write_results(report, run_dir, files, model, stopwatch):
         attempt(files.keras_weights, save_weights)
     report["seconds"] = stopwatch.as_dict()
     attempt(files.report, lambda path: reporting.write_json(report, path))
-    return failed and (", ".join(name for name, _ in failed), failed[0][1])
+    return failed
 
 
 def lockstep_callback(twins, findings, stopwatch, on_epoch):
@@ -212,14 +212,14 @@ def lockstep_callback(twins, findings, stopwatch, on_epoch):
 def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training):
     """Keras's fit with the lockstep callback; returns (its Findings, why training stopped early: a
     signal's name, a lost worker, logs that could not be written, or None; the OSError that kept the
-    logs from being written whole, or None). From the moment training ends (or is interrupted),
-    signals wait until `after_training` closes."""
+    logs from being written whole, or None). Signals are held back from the start of training until
+    `after_training` closes; one that comes during training stops it between two steps."""
     config, data = twins.config, twins.data
     findings = Findings(TOLERANCES[config.dtype], twins.judged.parameter_names(),
                         BLOCK_STEPS if twins.check == "blocks" else None)
 
     def on_epoch(entry, scratch_logs, keras_logs):
-        with stopwatch.part("TensorBoard"), deferred():  # the report and the event files hold the same epochs
+        with stopwatch.part("TensorBoard"):
             findings.epoch(entry)
             logs.log_epoch(entry.epoch - 1, scratch_logs, keras_logs, entry.max_abs_weight_diff_per_tensor,
                            twins.judged)
@@ -227,20 +227,22 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
         print_(header + reporting.epoch_row(entry))
 
     callback, interrupted_by, lost = lockstep_callback(twins, findings, stopwatch, on_epoch), None, None
-    signals_interrupt()  # from here a signal stops training and the partial report is written
+    signals_interrupt()  # start-up is over: from here a signal stops training, and the partial report is written
+    after_training.enter_context(deferred())  # noted, honoured between steps (SignalsStopTraining), never mid-write
     try:
         with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"), \
                 twins.distribution.guard() if twins.distribution else nullcontext():  # NaN: caught by loss
             fit_with_plan(twins.model, data.x_train, data.y_train, twins.plan, config.epochs, (data.x_val, data.y_val),
-                          callbacks=[callback, keras_board], verbose=0)
-    except KeyboardInterrupt as e:
+                          callbacks=[callback, keras_board, SignalsStopTraining()], verbose=0)
+    except KeyboardInterrupt as e:  # a signal, a lost worker, or raised by your network
         interrupted_by = signal_name(e)
+        answered()  # the run is stopping: a second signal changes nothing
         print_(f"Interrupted ({interrupted_by}): writing the partial report.")
     except OSError as e:  # a full disk, the run folder deleted: what is not logged is not run
         lost, interrupted_by = e, f"the TensorBoard logs could not be written ({e.strerror or e})"
+        answered()
         print_(f"Stopped: {interrupted_by}; writing the partial report.")
     finally:
-        after_training.enter_context(deferred(deliver_after=interrupted_by is None))  # the report is written whole
         with stopwatch.part("TensorBoard"):
             try:
                 logs.log_steps(findings.series(), findings.blocks)

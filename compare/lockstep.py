@@ -17,8 +17,6 @@ import math
 import keras
 import numpy as np
 
-from keras_impl.interrupts import deferred
-
 from .records import SUMMARY_KEYS, EpochEntry
 from .state import State
 
@@ -116,11 +114,6 @@ class EveryStep(keras.callbacks.Callback):
         self._running, self._epoch_first_step = RunningLoss(), self._step
 
     def on_train_batch_end(self, batch, logs=None):
-        with deferred():  # a signal waits for the step's records to be whole
-            self.check_step(batch, logs)
-
-    def check_step(self, batch, logs):
-        """The judged network takes the batch's step, and Lockstep compares it with Keras's."""
         lockstep, runner = self.lockstep, self.lockstep.runner
         with lockstep.stopwatch.part("scratch"):
             own = runner.judged.own_state()

@@ -296,11 +296,13 @@ def json_safe(value):
 
 class NotWritten(Exception):
     """Results that could not be written (a full disk, a folder deleted during the run); the verdict
-    was printed all the same. `what`: what was being written, `folder`: where, `error`: the OSError."""
+    was printed all the same. `what`: what was being written, `folder`: where, `error`: the OSError,
+    `report`: the run's report, for the writes that may still succeed (--json)."""
 
-    def __init__(self, what, folder, error):
+    def __init__(self, what, folder, error, report=None):
         why = f"{folder} was deleted during the run" if not os.path.isdir(folder) else error.strerror or str(error)
         super().__init__(f"could not write {what}: {why}; the verdict above stands")
+        self.report = report
 
 
 def write_json(report, path):

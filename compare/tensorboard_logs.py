@@ -10,6 +10,7 @@ run folder, and the first one scratch/ and the settings. One writer per folder: 
 folder make TensorBoard drop one. Written with the `tensorboard` package alone (keras_impl/event_files.py),
 so logging works where TensorFlow is not installed.
 """
+import errno
 import os
 
 from keras_impl.event_files import EventFile
@@ -25,14 +26,17 @@ class ComparisonLogs:
         if scratch:
             folders.update(train="scratch/train", validation="scratch/validation", root="")
         self.writers = {k: EventFile(os.path.join(run_dir, v)) for k, v in folders.items()}
-        self.learning_rate = learning_rate
+        self.learning_rate, self.run_dir = learning_rate, run_dir
         if scratch:
             settings = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in config.as_dict().items()}
             self.writers["root"].hparams(settings, trial_id=os.path.basename(run_dir))
 
     def log_epoch(self, epoch, scratch_logs, keras_logs, weight_diffs, network):
         """The scratch side's epoch summaries (with Keras's tags) and the epoch's agreement, at
-        step epoch + 1 (as the Keras side logs its own), the epoch number the CLIs print."""
+        step epoch + 1 (as the Keras side logs its own), the epoch number the CLIs print. A run folder
+        deleted during the run is noticed here (the files, unlinked, would take writes unseen)."""
+        if not os.path.isdir(self.run_dir):
+            raise FileNotFoundError(errno.ENOENT, f"the run folder {self.run_dir} was deleted during the run")
         step = epoch + 1
         if "train" in self.writers:
             train = self.writers["train"]

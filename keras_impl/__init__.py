@@ -5,8 +5,6 @@ once, when it is first imported. backends.py chooses another (JAX, PyTorch) befo
 """
 import os
 
-from scratch import losses as scratch_losses
-
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 KERAS_ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear", "softmax")
@@ -72,6 +70,8 @@ REPLICA_SCALE = (
 def departures(output_activation, loss, backend="tensorflow", dtype="float64", activation=None, replicas=1):
     """Where Keras computes something other than the math for these settings (docs/departures.md), one sentence each; checked before Keras is imported. `replicas`: of a
     tf.distribute strategy (--distribute)."""
+    from scratch import losses as scratch_losses  # here, not at the top: the CLIs import this package first
+
     loss = scratch_losses.get(loss)
     tensorflow, float64 = backend == "tensorflow", dtype == "float64"
     rules = [

@@ -3,7 +3,13 @@
 Same flags and defaults as `python -m scratch`, and --backend (TensorFlow, JAX or PyTorch) and
 --distribute (distribute.py); logs to TensorBoard under --logdir/--name/keras.
 """
+if __name__ == "__main__":  # from the first moment: a signal while the modules below load ends it in one line
+    from keras_impl.interrupts import quit_while_importing
+
+    quit_while_importing()
+
 import argparse
+import os
 import sys
 from contextlib import ExitStack
 
@@ -12,8 +18,9 @@ from scratch.command_line import (ArgumentParser, add_config_arguments, add_run_
                                   bad_input_exits_2, config_from_args)
 
 from . import backends, check_activations, departures_of, distribute, native_logs
-from .interrupts import StartUp, exit_at_once_on_signal, exit_code, in_start_up, signal_name, signals_interrupt
-from .runs import new_run_dir, view_command_line
+from .interrupts import (StartUp, deferred, exit_at_once_on_signal, exit_code, ignored_from_now, in_start_up,
+                         signal_name, signals_interrupt)
+from .runs import new_run_dir, private_temporary_folder, view_command_line
 
 @bad_input_exits_2
 def main(argv=None):
@@ -29,6 +36,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start_up = StartUp()
     exit_at_once_on_signal(start_up.abandon)  # until training starts (train: signals_interrupt)
+    private_temporary_folder("keras_impl-")
     config = config_from_args(args)
     data = config.load_dataset()
     network = config.build_network(data)  # draws the initial weights the twin starts from
@@ -52,16 +60,18 @@ def main(argv=None):
     try:
         train(config, data, network, run_dir, spec)
     except KeyboardInterrupt as e:  # fit_with_plan has closed (flushed) the TensorBoard files
-        if in_start_up():  # a worker of multiworker:N lost before training
+        print(flush=True)  # ends the progress bar's line
+        if in_start_up() or not any(files for _, _, files in os.walk(run_dir)):  # before anything was logged
             start_up.abandon(signal_name(e))
         else:
-            print(f"\nInterrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
+            print(f"Interrupted ({signal_name(e)}): {run_dir} holds the epochs done.", file=sys.stderr)
         sys.exit(exit_code(signal_name(e)))
     except OSError as e:  # a full disk, the run folder deleted during the run
         print(f"error: could not write the TensorBoard logs into {run_dir}: {e.strerror or e}; training stopped",
               file=sys.stderr)
         sys.exit(1)
     print(f"See the curves: {view_command_line(args.logdir, run_dir)}")
+    ignored_from_now()
 
 
 def train(config, data, network, run_dir, spec=None):
@@ -80,7 +90,7 @@ def train(config, data, network, run_dir, spec=None):
 def train_twin(config, data, network, run_dir, spec, workers, stack):
     """train's work; the strategy's scope, once started, is entered on `stack`."""
     from . import device  # importing Keras and its backend takes seconds: only once the input is known good
-    from .training import fit_with_plan, tensorboard_callback
+    from .training import SignalsStopTraining, fit_with_plan, tensorboard_callback
     from .twin import build_twin
 
     where = device.configure(config.dtype, config.seed)
@@ -91,11 +101,12 @@ def train_twin(config, data, network, run_dir, spec, workers, stack):
     model = build_twin(network, config, config.build_l2(data))
     print(f"Keras twin of {network} on {data.name}, running on {where}")
     model.summary()
-    signals_interrupt()  # from here a signal stops training; the TensorBoard files are flushed
+    signals_interrupt()  # from here a signal stops training (between two steps); the TensorBoard files are flushed
+    stack.enter_context(deferred())
     history = fit_with_plan(
         model, data.x_train, data.y_train, BatchPlan(len(data.x_train), config.batch_size, config.seed),
         config.epochs, validation_data=(data.x_val, data.y_val),
-        callbacks=[tensorboard_callback(f"{run_dir}/keras")],
+        callbacks=[tensorboard_callback(f"{run_dir}/keras"), SignalsStopTraining()],
     )
     print(f"Final validation accuracy: {history[-1]['val_accuracy']:.2%}")
 

@@ -36,7 +36,8 @@ def raise_terminated(signum, frame):
 
 
 def sigterm_interrupts():
-    """From now on SIGTERM raises Terminated, and SIGHUP HungUp, in the main thread."""
+    """From now on SIGINT raises KeyboardInterrupt, SIGTERM Terminated, and SIGHUP HungUp, in the main thread."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_terminated)
     signal.signal(signal.SIGHUP, raise_terminated)
 
@@ -61,12 +62,32 @@ def in_start_up():
 
 
 def end_start_up(name):
-    """Before training, ending the process at once for `name` (a signal's, or a lost worker): what
-    stop_at_once holds is stopped, then exit_at_once_on_signal's clean_up(name) undoes the run's start."""
+    """Ending the process at once for `name` (a signal's, or a lost worker): what stop_at_once holds
+    is stopped (workers, temporary folders), then, before training, exit_at_once_on_signal's
+    clean_up(name) undoes the run's start."""
     for stop in reversed(_stop_at_once):
         stop()
     if _exit_at_once:
         _clean_up(name)
+
+
+def ignored_from_now():
+    """The run's work is done and said: a signal while Python exits (TensorFlow's clean-up takes up to a
+    second) would change nothing but add a traceback from an exit handler, so it is ignored."""
+    for signum in HANDLED:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def quit_while_importing():
+    """Until a CLI sets its own handlers: SIGINT, SIGTERM and SIGHUP end the process at once, in one
+    line, rather than as a traceback from whichever import they land in (nothing is written yet)."""
+    def quit_(signum, frame):
+        name = signal.Signals(signum).name
+        print(f"Interrupted ({name}) before training started: nothing was written.", file=sys.stderr, flush=True)
+        EXIT_NOW(exit_code(name))
+
+    for signum in HANDLED:
+        signal.signal(signum, quit_)
 
 
 class StartUp:
@@ -86,15 +107,28 @@ def exit_at_once_on_signal(clean_up):
     global _exit_at_once, _clean_up
 
     def handler(signum, frame):
-        name = signal.Signals(signum).name
-        end_start_up(name)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        EXIT_NOW(exit_code(name))
+        end_at_once(signal.Signals(signum).name)
 
     _exit_at_once, _clean_up = True, clean_up
     for signum in HANDLED:
         signal.signal(signum, handler)
+
+
+_ending = threading.Lock()
+
+
+def end_at_once(name):
+    """Before training: end_start_up(name), then end the process with its exit code. Done once; a
+    second caller (the main thread's handler and a thread losing a worker, at once) returns."""
+    if not _ending.acquire(blocking=False):
+        return
+    try:
+        end_start_up(name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        EXIT_NOW(exit_code(name))
+    finally:  # reached only where EXIT_NOW does not end the process (compare/your_calls.py)
+        _ending.release()
 
 
 def signals_interrupt():
@@ -102,7 +136,6 @@ def signals_interrupt():
     partial report (a no-op unless exit_at_once_on_signal was called)."""
     global _exit_at_once
     if _exit_at_once:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         sigterm_interrupts()
         _exit_at_once = False
 
@@ -132,6 +165,7 @@ def exit_code(name):
 
 _noted = []  # the signals that arrived while held back, in order
 _held = {}  # while held back: each signal's own handler, to deliver it with
+_answered = False  # while held back: the run is already stopping (raise_if_noted raised, or answered() was called)
 
 
 def note(signum, frame):
@@ -140,14 +174,19 @@ def note(signum, frame):
 
 @contextmanager
 def deferred(deliver_after=True):
-    """SIGINT, SIGTERM and SIGHUP held back while the block runs (writing a report, logging an epoch),
-    the first of them delivered when it ends, by its own handler (or, with deliver_after False,
-    dropped: the process is already stopping for a signal): what the block writes is never left half
-    done. The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler
-    in the main thread, so masking a thread holds nothing back: the handler itself is swapped for one
-    that only notes the signal. Blocks nest (the outermost delivers); outside the main thread, where
-    no handler can be set, the block runs as it is. A block that raises delivers nothing: its
+    """SIGINT, SIGTERM and SIGHUP held back while the block runs (training and writing its report,
+    starting workers), and the first of them delivered when it ends, by its own handler: what the
+    block writes is never left half done. Inside, `raise_if_noted()` raises it earlier, at a point
+    where that is safe (between two steps of training). With deliver_after False, or once the run is
+    stopping anyway (`answered()`), signals are dropped instead.
+
+    The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler in the
+    main thread, at whatever it is doing there: masking a thread holds nothing back, and an exception
+    raised inside a garbage collector's callback is printed and lost. So the handler itself is swapped
+    for one that only notes the signal. Blocks nest (the outermost delivers); outside the main thread,
+    where no handler can be set, the block runs as it is. A block that raises delivers nothing: its
     exception goes on."""
+    global _answered
     if _held or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -159,10 +198,27 @@ def deferred(deliver_after=True):
         _held.clear()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        first = _noted[0] if _noted else None
+        first = _noted[0] if _noted and deliver_after and not _answered else None
         _noted.clear()
-    if first is not None and deliver_after:
+        _answered = False
+    if first is not None:
         deliver(first, handlers[first])
+
+
+def raise_if_noted():
+    """Inside `deferred`, at a point where stopping is safe: the first signal noted raised now, as
+    KeyboardInterrupt (SIGINT), Terminated (SIGTERM) or HungUp (SIGHUP); later ones are dropped."""
+    if _noted and not _answered:
+        answered()
+        raise {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated, signal.SIGHUP: HungUp}[_noted[0]]()
+
+
+def answered():
+    """Inside `deferred`: the run is stopping already (a signal raised, a worker lost): signals that
+    come now are dropped when the block ends, not delivered."""
+    global _answered
+    if _held:
+        _answered = True
 
 
 def deliver(signum, handler):

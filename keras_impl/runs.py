@@ -1,9 +1,14 @@
 """Run folders under the TensorBoard log directory: one per run, never reused."""
+import atexit
 import errno
 import os
 import shlex
+import shutil
+import tempfile
 import time
 from contextlib import contextmanager
+
+from .interrupts import stop_at_once
 
 MAX_SAME_SECOND = 1000  # timestamped names tried before giving up (a bound, not a limit users meet)
 
@@ -66,3 +71,18 @@ def written_whole(path):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def private_temporary_folder(prefix):
+    """From now on, tempfile's folder (and, through TMPDIR, its child processes') is a new one of this
+    process's own, removed when it exits, at once on a signal too (interrupts.stop_at_once): TensorFlow
+    writes the modules autograph generates to the temporary folder, and removes them only when Python
+    exits normally."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+
+    def remove():
+        shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    stop_at_once(remove)  # first in, so stopped last: after the workers that use it

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .event_files import EventFile
-from .interrupts import deferred
+from .interrupts import deferred, raise_if_noted
 
 
 class PlanProgbar(keras.callbacks.ProgbarLogger):
@@ -27,6 +27,17 @@ class PlanProgbar(keras.callbacks.ProgbarLogger):
     def set_params(self, params):
         super().set_params(params)
         self.epochs = self.total_epochs
+
+
+class SignalsStopTraining(keras.callbacks.Callback):
+    """Last in fit's callbacks, inside interrupts.deferred: a signal noted during a step (or block of
+    steps) stops training once the other callbacks have dealt with it, by raising it here."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_noted()
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_noted()
 
 
 def write_failed_as_os_error(method):

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .interrupts import WorkerLost, deferred, end_start_up, forget, in_start_up, stop_at_once
+from .interrupts import WorkerLost, deferred, end_at_once, end_start_up, forget, in_start_up, stop_at_once
 
 HEARTBEAT_SECONDS = 1.0
 WATCH_SECONDS = 0.2
@@ -116,15 +116,17 @@ class Workers:
         if "tensorflow" in sys.modules:
             from tensorflow.python.eager import context
 
-            context.context().abort_collective_ops(UNAVAILABLE, self.lost)
+            try:
+                context.context().abort_collective_ops(UNAVAILABLE, self.lost)
+            except Exception:  # the strategy is still starting (waiting for that worker): nothing to abort yet
+                pass
         if not self.acknowledged.wait(ABORT_GRACE):
-            if in_start_up():  # TensorFlow was still loading: the workers stopped, the run folder removed
-                end_start_up(self.lost)
-            else:
-                print(f"error: {self.lost}; the run did not stop within {ABORT_GRACE:.0f} s, ending it",
-                      file=sys.stderr)
-            sys.stderr.flush()
-            self.kill()
+            if in_start_up():  # TensorFlow still starting: the workers stopped, the run folder removed, exit 1
+                end_at_once(self.lost)
+                return  # the main thread is ending the process already
+            print(f"error: {self.lost}; the run did not stop within {ABORT_GRACE:.0f} s, ending it", file=sys.stderr,
+                  flush=True)
+            end_start_up(self.lost)  # the workers stopped, the temporary folders removed
             os._exit(1)
 
     @contextmanager

@@ -36,7 +36,7 @@ def compare_in_process(argv, capsys):
     from compare.__main__ import main
     from keras_impl.interrupts import signals_interrupt
 
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         with pytest.raises(SystemExit) as exit_:
             main(argv)

@@ -18,13 +18,15 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from compare import findings, lockstep, report, tensorboard_logs  # noqa: E402
+from compare import findings, harness, lockstep, report, tensorboard_logs  # noqa: E402
 from compare.__main__ import main  # noqa: E402
+from keras_impl import training  # noqa: E402
 
 FLAGS = ["--epochs", "2", "--hidden", "16,8", "--activation", "relu"]  # a run whose blocks are replayed
 
 # moment: [(where, the function's name, which call, the signal)]; signals sent in this order
 MOMENTS = {
+    "a signal taken inside a __del__": [(training.PlanTensorBoard, "on_train_batch_end", 3, "SIGINT", "in __del__")],
     "logging an epoch": [(tensorboard_logs.ComparisonLogs, "log_epoch", 1, "SIGTERM")],
     "checking a block": [(findings.Findings, "block", 3, "SIGINT")],
     "replaying a block": [(lockstep.Lockstep, "compare_step", 5, "SIGHUP")],
@@ -37,6 +39,8 @@ MOMENTS = {
     "a second signal while the report is written": [(findings.Findings, "block", 3, "SIGINT"),
                                                      (report, "plot", 1, "SIGTERM")],
     "comparing a step, every step": [(findings.Findings, "same_state", 20, "SIGTERM")],
+    "a second signal as training stops": [(findings.Findings, "block", 3, "SIGHUP"),
+                                          (harness, "signal_name", 1, "SIGINT")],  # inside `except KeyboardInterrupt`
 }
 MORE_FLAGS = {"comparing a step, every step": ["--check", "every-step"]}
 
@@ -62,13 +66,29 @@ class OtherThread(threading.Thread):
 OTHER_THREAD = OtherThread()
 
 
-def signal_at(owner, name, call, signal_name):
-    """Replace owner.name by a function that sends the signal at the start of its call-th call; returns undo."""
+class SendsWhenDeleted:
+    """Sends a signal from its __del__, so that Python runs the handler there: an exception raised by it
+    is printed as "Exception ignored in ..." and lost, as when a garbage collector's callback runs."""
+
+    def __init__(self, signal_name):
+        self.signal_name = signal_name
+
+    def __del__(self):
+        OTHER_THREAD.send(self.signal_name)
+        for _ in range(10000):  # Python checks for pending signals in loops: the handler runs here
+            pass
+
+
+def signal_at(owner, name, call, signal_name, where="before"):
+    """Replace owner.name by a function that sends the signal at the start of its call-th call (or
+    from a __del__ run there); returns undo."""
     original, calls = getattr(owner, name), [0]
 
     def wrapper(*args, **kwargs):
         calls[0] += 1
-        if calls[0] == call:
+        if calls[0] == call and where == "in __del__":
+            SendsWhenDeleted(signal_name)  # deleted at once
+        elif calls[0] == call:
             OTHER_THREAD.send(signal_name)
         return original(*args, **kwargs)
 

@@ -10,7 +10,7 @@ import pytest
 from compare.report import verdict_line
 from helpers import CHILD_ENV, ROOT, read_scalars
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_interruptions")]  # one process runs compare 11 times
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_interruptions")]  # one process runs compare 13 times
 
 CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 MOMENTS = {  # moment: (the signal the run ends by, whether training was cut short, the epochs in its report)
@@ -25,6 +25,8 @@ MOMENTS = {  # moment: (the signal the run ends by, whether training was cut sho
     "writing --json": ("SIGTERM", False, 2),
     "a second signal while the report is written": ("SIGINT", True, 0),
     "comparing a step, every step": ("SIGTERM", True, 0),
+    "a second signal as training stops": ("SIGHUP", True, 0),
+    "a signal taken inside a __del__": ("SIGINT", True, 0),
 }
 
 
@@ -73,7 +75,7 @@ def test_a_signal_at_any_moment_leaves_a_whole_report_that_agrees_with_its_verdi
     run = runs[moment]
     assert run["code"] == CODES[name], run["stderr"][-3000:]
     assert "Traceback" not in run["stderr"], run["stderr"][-3000:]
-    run_dir = folder / "runs" / moment.replace(" ", "-").replace("'", "").replace(",", "")
+    run_dir = folder / "runs" / moment.replace(" ", "-").replace("'", "").replace(",", "")  # as signal_moments names it
     report = json.loads((run_dir / "report.json").read_text())
     assert json.loads((folder / f"{run_dir.name}.json").read_text()) == report  # --json: the same report
     assert report["interrupted"] is cut_short and report["interrupted_by"] == (name if cut_short else None)

@@ -572,7 +572,8 @@ def test_a_full_disk_gives_the_verdict_and_one_line(tmp_path, kilobytes, stopped
     file fails as training starts, which stops it: the verdict is of what ran."""
     code, out, err = run_on_a_small_disk(tmp_path, kilobytes, "--epochs", "2")
     assert code == 1 and len(err.splitlines()) == 1, err[-3000:]
-    assert err.startswith("error: could not write comparison.png") and "; the verdict above stands" in err, err
+    assert err.startswith("error: could not write ") and err.endswith(": File too large; the verdict above stands\n")
+    assert "comparison.png" in err and ("the TensorBoard logs" in err) is stopped, err
     assert "\nverdict" in out and "Traceback" not in err
     assert ("Stopped: the TensorBoard logs could not be written (File too large)" in out) is stopped, out
     assert_whole_files_only(tmp_path / "small")
@@ -580,21 +581,25 @@ def test_a_full_disk_gives_the_verdict_and_one_line(tmp_path, kilobytes, stopped
         assert json.loads((tmp_path / "small" / "report.json").read_text())["verdict"] == "match"
 
 
-def test_a_run_folder_deleted_during_the_run_gives_the_verdict_and_one_line(tmp_path, capsys, monkeypatch):
-    """The folder deleted by hand while training: before, a FileNotFoundError traceback and no verdict."""
+def test_a_run_folder_deleted_during_the_run_stops_it_with_the_verdict_and_one_line(tmp_path, capsys, monkeypatch):
+    """The folder deleted by hand while training: before, a FileNotFoundError traceback and no verdict
+    (and training went on to the end, its logs going to files no longer there)."""
     import shutil
 
     from compare.tensorboard_logs import ComparisonLogs
 
     log_epoch = ComparisonLogs.log_epoch
 
-    def deleting(self, *args, **kwargs):
-        shutil.rmtree(tmp_path / "gone")
-        log_epoch(self, *args, **kwargs)
+    def deleting(self, epoch, *args, **kwargs):
+        if epoch == 1:  # the second epoch's end
+            shutil.rmtree(tmp_path / "gone")
+        log_epoch(self, epoch, *args, **kwargs)
 
     monkeypatch.setattr(ComparisonLogs, "log_epoch", deleting)
-    code, out, err = compare_in_process(["--epochs", "1", "--logdir", str(tmp_path), "--name", "gone"], capsys)
+    code, out, err = compare_in_process(["--epochs", "5", "--logdir", str(tmp_path), "--name", "gone"], capsys)
     assert code == 1 and len(err) == 1, err
-    assert err[0].startswith("error: could not write comparison.png, keras_weights.npz, report.json into ") and \
-        "was deleted during the run; the verdict above stands" in err[0], err
-    assert "\nverdict: match" in out and not (tmp_path / "gone").exists()
+    assert err[0].startswith("error: could not write the TensorBoard logs, comparison.png, keras_weights.npz, "
+                             "report.json into ") and "was deleted during the run; the verdict above stands" in err[0]
+    assert f"Stopped: the TensorBoard logs could not be written (the run folder {tmp_path / 'gone'} was deleted " \
+        "during the run)" in out
+    assert "\nverdict (partial: interrupted after 2 epochs): match" in out and not (tmp_path / "gone").exists()

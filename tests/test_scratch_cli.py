@@ -1,4 +1,10 @@
+import signal
+import subprocess
+import sys
+
 import pytest
+
+from helpers import CHILD_ENV, ROOT, wait_for_line
 
 
 def test_scratch_trains_and_reports(run):
@@ -50,3 +56,19 @@ def test_bad_input_is_one_line_and_exit_2(run, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_it_in_one_line_with_its_exit_code(signum):
+    """Before, Ctrl-C gave a KeyboardInterrupt traceback (SIGHUP and SIGTERM ended it with no word)."""
+    process = subprocess.Popen([sys.executable, "-u", "-m", "scratch", "--epochs", "100000"], cwd=ROOT,
+                               env={**CHILD_ENV, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        wait_for_line(process, "Epoch", timeout=120)  # the first epoch's line
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum, err[-2000:]
+    assert err == f"Interrupted ({signal.Signals(signum).name}): python -m scratch writes no files, so nothing is left.\n"
