@@ -3,10 +3,11 @@ send, and what a closed terminal sends, get the same clean-up as a KeyboardInter
 children stopped, a partial report), and the exit code a shell expects for each signal (128 + its
 number).
 
-Before training starts a CLI can instead have a signal end it at once (`exit_at_once_on_signal`):
-a KeyboardInterrupt raised inside TensorFlow's import can be swallowed there, and the run would go
-on. Once training starts (`signals_interrupt`), signals raise again so that the partial report is
-written.
+Before training starts a CLI has a signal end it at once (`exit_at_once_on_signal`): a
+KeyboardInterrupt raised inside TensorFlow's import can be swallowed there, and the run would go on.
+From the start of training until the report is written, signals are held back (`deferred`) and
+acted on where that is safe: between two steps (`raise_if_noted`), or once the report is written.
+What a user gets from all this is stated in docs/checking.md.
 """
 import os
 import shutil
@@ -36,7 +37,8 @@ def raise_terminated(signum, frame):
 
 
 def sigterm_interrupts():
-    """From now on SIGINT raises KeyboardInterrupt, SIGTERM Terminated, and SIGHUP HungUp, in the main thread."""
+    """From now on SIGINT raises KeyboardInterrupt, SIGTERM Terminated and SIGHUP HungUp, in the main
+    thread."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, raise_terminated)
     signal.signal(signal.SIGHUP, raise_terminated)

@@ -71,4 +71,5 @@ def test_a_signal_stops_it_in_one_line_with_its_exit_code(signum):
     finally:
         process.kill()
     assert process.returncode == 128 + signum, err[-2000:]
-    assert err == f"Interrupted ({signal.Signals(signum).name}): python -m scratch writes no files, so nothing is left.\n"
+    name = signal.Signals(signum).name
+    assert err == f"Interrupted ({name}): python -m scratch writes no files, so nothing is left.\n"
