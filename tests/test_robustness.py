@@ -317,10 +317,12 @@ MOMENTS = {  # how the test knows compare has reached each moment
 def test_a_signal_at_any_moment_ends_cleanly(tmp_path, signum, code, moment):
     from helpers import read_scalars
 
+    temporary = tmp_path / "tmp"  # the system's temporary folder, for this run
+    temporary.mkdir()
     process = subprocess.Popen([sys.executable, "-u", "-m", "compare", "--epochs", "200", "--logdir",
                                 str(tmp_path / "runs"), "--name", "cut", "--json", str(tmp_path / "r.json")],
-                               cwd=ROOT, env={**CHILD_ENV, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env={**CHILD_ENV, "PYTHONPATH": ROOT, "TMPDIR": str(temporary)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         MOMENTS[moment](process)
         process.send_signal(signum)
@@ -340,6 +342,7 @@ def test_a_signal_at_any_moment_ends_cleanly(tmp_path, signum, code, moment):
     else:  # no run folder, or (if training had just begun) one with its partial report
         assert not run_dir.exists() or (run_dir / "report.json").exists(), list(run_dir.rglob("*"))
     assert wait_until_gone(str(tmp_path), timeout=30) == [], "a process outlived compare"
+    assert list(temporary.iterdir()) == [], "compare left temporary files (TensorFlow's autograph writes some)"
 
 
 def without_run_specifics(report):
