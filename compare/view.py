@@ -20,6 +20,9 @@ import time
 import urllib.parse
 import urllib.request
 
+from google.protobuf.message import DecodeError
+from tensorboard.compat.proto import event_pb2
+
 from keras_impl.interrupts import Terminated
 from keras_impl.native_logs import ABSL_LINE
 
@@ -230,28 +233,40 @@ def click(driver, by, selector):
             pass
 
 
-def holds_events(path):
-    """Whether an event file can hold an event: its first record's length (TFRecord: 8 bytes of length,
-    4 of its checksum, the data, 4 more) fits in the file. An empty or overwritten file does not."""
+def holds_epoch_loss(path, tag="epoch_loss"):
+    """Whether an event file holds a `tag` summary among the records it can be read to (TFRecord: 8
+    bytes of length, 4 of its checksum, the data, 4 more): an empty, cut or overwritten one may not,
+    and TensorBoard would then draw no line for its run."""
     try:
-        with open(path, "rb") as f:
-            header = f.read(8)
         size = os.path.getsize(path)
-    except OSError:
+        with open(path, "rb") as f:
+            while len(header := f.read(12)) == 12:
+                length = int.from_bytes(header[:8], "little")
+                if length > size - f.tell():
+                    return False
+                event = event_pb2.Event.FromString(f.read(length))
+                f.read(4)
+                if any(value.tag == tag for value in event.summary.value):
+                    return True
+    except (OSError, DecodeError):
         return False
-    return len(header) == 8 and 0 < int.from_bytes(header, "little") <= size - 16
+    return False
+
+
+def training_folders(folder):
+    """The twins' training folders under `folder` (scratch/train, keras/train) that hold event files,
+    as TensorBoard names runs: {relative path: [event files]}."""
+    found = {}
+    for root, _, files in os.walk(folder):
+        events = [os.path.join(root, f) for f in files if f.startswith("events.out.tfevents")]
+        if events and root.endswith(("scratch/train", "keras/train")):
+            found[os.path.relpath(root, folder)] = events
+    return found
 
 
 def comparison_runs(folder):
-    """The twins' training runs under `folder` with an event file that holds events, as TensorBoard
-    names them (relative paths)."""
-    found = []
-    for root, _, files in os.walk(folder):
-        if any(f.startswith("events.out.tfevents") and holds_events(os.path.join(root, f)) for f in files):
-            rel = os.path.relpath(root, folder)
-            if rel.endswith(("scratch/train", "keras/train")):
-                found.append(rel)
-    return sorted(found)
+    """The twins' training runs under `folder` whose event files hold an epoch_loss, sorted."""
+    return sorted(run for run, events in training_folders(folder).items() if any(map(holds_epoch_loss, events)))
 
 
 def latest_run(logdir):
@@ -325,8 +340,11 @@ def view(folder, port=None, screenshot_path=None, print_=print):
         raise ValueError(f"no run folder {folder}: run `python -m compare` first, or pass an existing run")
     runs = comparison_runs(folder)
     if not runs:
-        raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event file with events in "
-                         "it: empty or corrupt ones are left out)")
+        raise ValueError(f"{folder} holds no comparison runs (no scratch/train or keras/train event file with an "
+                         "epoch_loss in it: empty, cut or damaged ones are left out)")
+    for left_out in sorted(set(training_folders(folder)) - set(runs)):
+        print(f"warning: {left_out}: its event files hold no epoch_loss (cut short before the first epoch's end, "
+              "or damaged): left out of the chart", file=sys.stderr)
     if screenshot_path:
         check_screenshot_path(screenshot_path)
     if port is not None:

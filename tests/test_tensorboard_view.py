@@ -100,14 +100,29 @@ def test_view_stops_cleanly_on_ctrl_c_sigterm_and_sighup(comparison, signum, cod
 ONE_RECORD = (8).to_bytes(8, "little") + bytes(4) + b"an event" + bytes(4)  # TFRecord: length, crc, data, crc
 
 
+def event_file_with_a_loss(folder):
+    """The bytes of an event file holding its version, then one epoch_loss (written by keras_impl/event_files.py)."""
+    from keras_impl.event_files import EventFile
+
+    events = EventFile(str(folder))
+    events.scalar("epoch_loss", 0.5, 1)
+    events.file.close()
+    (path,) = folder.iterdir()
+    return path.read_bytes()
+
+
 def test_view_takes_the_latest_comparison_run(tmp_path):
     """Not a later `python -m keras_impl` run (Keras's logs alone), nor a folder without event files, nor
-    one whose event files are empty or corrupt (TensorBoard would list none of them: a 90 s wait)."""
+    one whose event files are empty, cut, overwritten or hold no epoch_loss (TensorBoard would draw no
+    line for them: a 90 s wait for the screenshot, then no reason)."""
     from compare.view import latest_run, view
 
-    for run, sides, content in (("compared", ("scratch", "keras"), ONE_RECORD), ("keras_alone", ("keras",), ONE_RECORD),
+    whole = event_file_with_a_loss(tmp_path / "whole")
+    for run, sides, content in (("compared", ("scratch", "keras"), whole), ("keras_alone", ("keras",), whole),
                                 ("empty", ("scratch", "keras"), b""), ("corrupt", ("scratch",), b"garbage" * 9),
-                                ("no_events", (), b"")):
+                                ("cut", ("scratch", "keras"), whole[:len(whole) - 30]),  # the loss's record cut
+                                ("overwritten", ("scratch",), whole[:60] + b"\xff" * 40 + whole[100:]),
+                                ("no_loss", ("scratch",), ONE_RECORD), ("no_events", (), b"")):
         for side in sides:
             (tmp_path / run / side / "train").mkdir(parents=True)
             (tmp_path / run / side / "train" / "events.out.tfevents.1.host").write_bytes(content)
@@ -116,9 +131,9 @@ def test_view_takes_the_latest_comparison_run(tmp_path):
     assert latest_run(str(tmp_path)) == str(tmp_path / "compared")
     with pytest.raises(ValueError, match="viewed by its name"):
         latest_run(str(tmp_path / "keras_alone"))
-    for run in ("empty", "corrupt"):
+    for run in ("empty", "corrupt", "cut", "overwritten", "no_loss"):
         started = time.monotonic()
-        with pytest.raises(ValueError, match="empty or corrupt ones are left out"):
+        with pytest.raises(ValueError, match="empty, cut or damaged ones are left out"):
             view(str(tmp_path / run))
         assert time.monotonic() - started < 5  # said at once, no TensorBoard started
 
