@@ -137,8 +137,9 @@ def run_comparison(config, run_dir, network=None, data=None, print_=print, stopw
     where (RunFiles; default: a run folder of its own); `distribution`: a started
     keras_impl.distribute.Distribution that trains the Keras twin, or None; `check`: "blocks"
     (compare/blocks.py) or "every-step" (compare/lockstep.py), by default as default_check says;
-    `hold`: an ExitStack that, once training ends, holds signals back until it closes (by default
-    they wait until the report is written and the verdict printed)."""
+    `hold`: an ExitStack that holds signals back, from the start of training until it closes (by
+    default until the report is written and the verdict printed; a signal during training still stops
+    it, between two steps)."""
     with distribution.scope() if distribution else nullcontext():
         return compare_twins(config, run_dir, network, data, print_, stopwatch or Stopwatch(), files or RunFiles(),
                              distribution, check, hold)
@@ -158,10 +159,10 @@ def compare_twins(config, run_dir, network, data, print_, stopwatch, files, dist
     with stopwatch.part("TensorBoard"):
         logs = ComparisonLogs(run_dir, config, config.lr, files.agreement, files.scratch)
         logs.log_gradients(rows)
-    with ExitStack() as after_training:
+    with ExitStack() as held:
         keras_board = tensorboard_callback(os.path.join(run_dir, files.keras), histogram_freq=1)
         findings, interrupted_by, lost = train_in_lockstep(twins, logs, keras_board, stopwatch, print_,
-                                                           after_training if hold is None else hold)
+                                                           held if hold is None else hold)
         report = reporting.comparison_report(twins, rows, findings, run_dir)
         report["diagnosis"] = diagnosis.as_dicts(why or twins.diagnose_step(findings))
         report.update(interrupted=interrupted_by is not None, interrupted_by=interrupted_by)
@@ -209,11 +210,11 @@ def lockstep_callback(twins, findings, stopwatch, on_epoch):
     return EveryStep(lockstep)
 
 
-def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_training):
+def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, held):
     """Keras's fit with the lockstep callback; returns (its Findings, why training stopped early: a
     signal's name, a lost worker, logs that could not be written, or None; the OSError that kept the
     logs from being written whole, or None). Signals are held back from the start of training until
-    `after_training` closes; one that comes during training stops it between two steps."""
+    the ExitStack `held` closes; one that comes during training stops it between two steps."""
     config, data = twins.config, twins.data
     findings = Findings(TOLERANCES[config.dtype], twins.judged.parameter_names(),
                         BLOCK_STEPS if twins.check == "blocks" else None)
@@ -228,7 +229,7 @@ def train_in_lockstep(twins, logs, keras_board, stopwatch, print_, after_trainin
 
     callback, interrupted_by, lost = lockstep_callback(twins, findings, stopwatch, on_epoch), None, None
     signals_interrupt()  # start-up is over: from here a signal stops training, and the partial report is written
-    after_training.enter_context(deferred())  # noted, honoured between steps (SignalsStopTraining), never mid-write
+    held.enter_context(deferred())  # noted, acted on between steps (SignalsStopTraining), never mid-write
     try:
         with stopwatch.part("Keras fit"), np.errstate(over="ignore", invalid="ignore"), \
                 twins.distribution.guard() if twins.distribution else nullcontext():  # NaN: caught by loss
