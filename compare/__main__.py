@@ -222,7 +222,7 @@ def compare(args, config, data, network, run_dir, stopwatch):
 
 def run(args, config, data, network, run_dir, stopwatch, workers, stack):
     """`compare run` on one backend: (its report, the NotWritten that kept some of its files from the
-    run folder, or None). Signals are held back from the end of training until `stack` closes."""
+    run folder, or None). Signals are held back from the start of training until `stack` closes."""
     from .harness import RunFiles, run_comparison
 
     spec = getattr(args, "distribute", None)
