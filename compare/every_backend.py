@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from keras_impl.backends import BACKENDS, installed
-from keras_impl.interrupts import deferred, exit_code, signal_name, signals_interrupt
+from keras_impl.interrupts import answered, deferred, exit_code, signal_name, signals_interrupt
 from keras_impl.runs import view_command_line
 from scratch.command_line import config_argv
 
@@ -108,7 +108,9 @@ def run_every_backend(args, config, run_dir):
             break
         rows.append(row_of(run_dir, backend, code, seconds))
         first = False
-    with deferred(deliver_after=interrupted_by is None):  # the summary is written whole
+    with deferred():  # the summary is written whole
+        if interrupted_by:
+            answered()  # the run is stopping for a signal already: a later one changes nothing
         summary = {"rows": rows, "pairwise": pairwise_weight_gaps(run_dir, BACKENDS), "interrupted_by": interrupted_by}
         written = write_summary(summary, [os.path.join(run_dir, "backends.json")] + ([args.json] if args.json else []))
         print("\n" + reporting.backends_table(rows, summary["pairwise"]))

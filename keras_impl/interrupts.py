@@ -85,7 +85,8 @@ def quit_while_importing():
     line, rather than as a traceback from whichever import they land in (nothing is written yet)."""
     def quit_(signum, frame):
         name = signal.Signals(signum).name
-        print(f"Interrupted ({name}) before training started: nothing was written.", file=sys.stderr, flush=True)
+        StartUp().abandon(name)  # no run folder yet: says so
+        sys.stderr.flush()
         EXIT_NOW(exit_code(name))
 
     for signum in HANDLED:
@@ -175,12 +176,12 @@ def note(signum, frame):
 
 
 @contextmanager
-def deferred(deliver_after=True):
+def deferred():
     """SIGINT, SIGTERM and SIGHUP held back while the block runs (training and writing its report,
     starting workers), and the first of them delivered when it ends, by its own handler: what the
     block writes is never left half done. Inside, `raise_if_noted()` raises it earlier, at a point
-    where that is safe (between two steps of training). With deliver_after False, or once the run is
-    stopping anyway (`answered()`), signals are dropped instead.
+    where that is safe (between two steps of training). Once the run is stopping anyway (`answered()`),
+    signals are dropped instead.
 
     The OS may hand a signal to any thread (TensorFlow runs many), but Python runs its handler in the
     main thread, at whatever it is doing there: masking a thread holds nothing back, and an exception
@@ -200,7 +201,7 @@ def deferred(deliver_after=True):
         _held.clear()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        first = _noted[0] if _noted and deliver_after and not _answered else None
+        first = _noted[0] if _noted and not _answered else None
         _noted.clear()
         _answered = False
     if first is not None:

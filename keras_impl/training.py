@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .event_files import EventFile
-from .interrupts import deferred, raise_if_noted
+from .interrupts import raise_if_noted
 
 
 class PlanProgbar(keras.callbacks.ProgbarLogger):
@@ -155,9 +155,8 @@ def fit_with_plan(model, x, y, plan, epochs, validation_data=None, callbacks=(),
             history.append({"epoch": epoch + 1, **{k: v[-1] for k, v in result.history.items()}})
             if model.stop_training:  # a callback stopped this epoch early: stop the plan too
                 break
-    finally:
-        with deferred():  # the event files are closed whole
-            for callback in callbacks:
-                if isinstance(callback, (PlanTensorBoard, EventFileTensorBoard)):
-                    callback.close()
+    finally:  # the CLIs hold signals back around fit (interrupts.deferred): the files are closed whole
+        for callback in callbacks:
+            if isinstance(callback, (PlanTensorBoard, EventFileTensorBoard)):
+                callback.close()
     return history

@@ -58,6 +58,15 @@ def read_line(stream, timeout=90):
     return line[0]
 
 
+def tensorflow_is_loading(pid):
+    """True once the process has mapped TensorFlow's shared libraries: its import is under way."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return "tensorflow" in f.read()
+    except OSError:
+        return False
+
+
 def wait_for(condition, timeout, what):
     deadline = time.monotonic() + timeout
     while not condition():

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import CHILD_ENV, ROOT, read_line
+from helpers import CHILD_ENV, ROOT, read_line, tensorflow_is_loading
 from helpers import read_scalars
 
 from keras_impl.distribute import MAX_REPLICAS, replica_sizes
@@ -275,14 +275,6 @@ def children_of(pid):
             return [int(child) for child in f.read().split()]
     except FileNotFoundError:
         return []
-
-
-def tensorflow_is_loading(pid):
-    try:
-        with open(f"/proc/{pid}/maps") as f:
-            return "tensorflow" in f.read()
-    except OSError:
-        return False
 
 
 START_UP_MOMENTS = {  # how the test knows the chief has reached each moment of its start-up

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from compare.view import wait_until_gone
-from helpers import CHILD_ENV, ROOT, check_refused, compare_in_process, wait_for, wait_for_line
+from helpers import CHILD_ENV, ROOT, check_refused, compare_in_process, tensorflow_is_loading, wait_for, wait_for_line
 from scratch import activations, losses
 from scratch.config import Config
 
@@ -293,15 +293,6 @@ def test_scratch_cli_reports_divergence(run):
     result = run("scratch", "--lr", "1e6", "--activation", "relu", "--output-activation", "linear", "--loss", "mse")
     assert result.returncode == 1
     assert "training diverged at epoch 1" in result.stderr and "try a smaller --lr" in result.stderr
-
-
-def tensorflow_is_loading(pid):
-    """True once the process has mapped TensorFlow's shared libraries: its import is under way."""
-    try:
-        with open(f"/proc/{pid}/maps") as f:
-            return "tensorflow" in f.read()
-    except OSError:
-        return False
 
 
 MOMENTS = {  # how the test knows compare has reached each moment
